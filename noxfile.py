@@ -1,0 +1,52 @@
+"""Developer sessions: ``nox -s tests lint typecheck``; ``nox -s bench`` on demand."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def _group(name: str) -> list[str]:
+    return list(PYPROJECT["dependency-groups"][name])
+
+
+def tests_impl(session: nox.Session, *default_args: str) -> None:
+    """Install the project editable (so entry points exist) and run pytest."""
+    session.install("-e", ".", *_group("tests"))
+    session.run("python", "-m", "pytest", *(session.posargs or default_args))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    tests_impl(session)
+
+
+@nox.session
+def stress(session: nox.Session) -> None:
+    """The reliability tests with more iterations (crash loops, many processes)."""
+    session.env["MODELSHELF_STRESS"] = "1"
+    tests_impl(session, "-m", "slow", "tests")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install(*_group("lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".", *_group("typecheck"))
+    session.run("mypy")
+    session.run("mypy", "tests", "noxfile.py", "examples")
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    session.install("-e", ".", *_group("tests"))
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -1,0 +1,510 @@
+"""A metadata store in plain JSON files, readable and diffable by people.
+
+The registry's index is a snapshot (``index.json``) plus a journal
+(``index.journal``, one JSON change per line). A save appends one line and
+fsyncs it, so its cost does not grow with the number of versions; when the
+journal outgrows the snapshot, the two are folded into a new snapshot,
+written to a temporary file and atomically renamed. Each file names the
+snapshot generation it belongs to, so a crash between the two renames
+leaves a journal that is recognised as already folded in.
+
+Every operation holds ``index.lock`` (a ``filelock`` lock), so several
+processes can share one index, and a process only reads the lines that
+were appended since its last look.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from filelock import FileLock
+
+from modelshelf import converter, hookimpl
+from modelshelf.errors import DuplicateVersionError, MetadataValidationError, StoreError
+from modelshelf.metadata import ModelDraft, ModelMetadata, Stage, metadata_from_draft
+from modelshelf.protocols import AuditEvent, MetadataStore, Provider, VersioningScheme
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from modelshelf.query import Query, Ranking
+
+FORMAT = 1
+#: The journal is folded into the snapshot once it holds this many lines and
+#: at least as many as the snapshot has versions: amortised O(1) per write.
+MIN_COMPACTION_LINES = 1000
+LOCK_TIMEOUT_SECONDS = 120.0
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Index:
+    """The in-memory state that snapshot + journal describe."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.next_id = 1
+        self.records: dict[int, ModelMetadata] = {}
+        self.version_keys: dict[int, str] = {}
+        self.by_name: dict[str, dict[str, int]] = {}
+        self.aliases: dict[tuple[str, str], int] = {}
+        self.audit: list[dict[str, Any]] = []
+
+    # Each journal operation has exactly one ``_apply_*`` here, used both when
+    # writing and when replaying, so the two can never disagree.
+
+    def apply(self, entry: dict[str, Any]) -> None:
+        op = entry["op"]
+        if op == "add":
+            metadata = converter.structure(entry["data"], ModelMetadata)
+            self.records[metadata.model_id] = metadata
+            self.version_keys[metadata.model_id] = entry["version_key"]
+            self.by_name.setdefault(metadata.model_name, {})[metadata.version] = metadata.model_id
+            self.next_id = max(self.next_id, metadata.model_id + 1)
+        elif op == "delete":
+            gone = self.records.pop(entry["id"], None)
+            self.version_keys.pop(entry["id"], None)
+            if gone is not None:
+                versions = self.by_name[gone.model_name]
+                versions.pop(gone.version, None)
+                if not versions:
+                    del self.by_name[gone.model_name]
+                for key in [k for k, v in self.aliases.items() if v == gone.model_id]:
+                    del self.aliases[key]
+        elif op == "set":
+            current = self.records[entry["id"]]
+            data = converter.unstructure(current)
+            data.update(entry["fields"])
+            self.records[current.model_id] = converter.structure(data, ModelMetadata)
+        elif op == "alias":
+            key = (entry["name"], entry["alias"])
+            if entry["id"] is None:
+                self.aliases.pop(key, None)
+            else:
+                self.aliases[key] = entry["id"]
+        elif op == "audit":
+            self.audit.append(entry["event"])
+        else:
+            raise MetadataValidationError(f"unknown journal operation {op!r}")
+
+    def with_aliases(self, metadata: ModelMetadata) -> ModelMetadata:
+        names = sorted(
+            alias
+            for (name, alias), target in self.aliases.items()
+            if target == metadata.model_id and name == metadata.model_name
+        )
+        if tuple(names) == metadata.aliases:
+            return metadata
+        data = converter.unstructure(metadata)
+        data["aliases"] = names
+        return converter.structure(data, ModelMetadata)
+
+    def to_snapshot(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "generation": self.generation,
+            "next_id": self.next_id,
+            "versions": [
+                {"version_key": self.version_keys[i], "data": converter.unstructure(m)}
+                for i, m in sorted(self.records.items())
+            ],
+            "aliases": [
+                {"name": name, "alias": alias, "id": target}
+                for (name, alias), target in sorted(self.aliases.items())
+            ],
+            "audit": self.audit,
+        }
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any]) -> _Index:
+        if data.get("format") != FORMAT:
+            raise MetadataValidationError(f"unsupported index format {data.get('format')!r}")
+        index = cls()
+        index.generation = data["generation"]
+        for version in data["versions"]:
+            index.apply({"op": "add", **version})
+        index.next_id = max(index.next_id, data["next_id"])
+        for alias in data["aliases"]:
+            index.aliases[(alias["name"], alias["alias"])] = alias["id"]
+        index.audit = list(data["audit"])
+        return index
+
+
+class JsonStore:
+    """Metadata as ``index.json`` + ``index.journal`` in the storage directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.snapshot_path = directory / "index.json"
+        self.journal_path = directory / "index.journal"
+        self._file_lock = FileLock(str(directory / "index.lock"), timeout=LOCK_TIMEOUT_SECONDS)
+        self._thread_lock = threading.RLock()
+        self._index = _Index()
+        self._snapshot_id: tuple[int, int] | None = None
+        self._journal_id: tuple[int, int] | None = None
+        self._journal_offset = 0
+        self._journal_lines = 0
+        self._stale_journal = False
+        with self._locked():
+            pass
+
+    # -- synchronisation --------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[_Index]:
+        with self._thread_lock, self._file_lock:
+            try:
+                self._refresh()
+            except (OSError, ValueError, KeyError) as exc:
+                raise StoreError(f"cannot read JSON index in {self.directory}: {exc}") from exc
+            yield self._index
+
+    @staticmethod
+    def _identity(path: Path) -> tuple[int, int] | None:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns)
+
+    def _refresh(self) -> None:
+        """Catch up with what other processes wrote since we last looked."""
+        snapshot_id = self._identity(self.snapshot_path)
+        if snapshot_id != self._snapshot_id:
+            if snapshot_id is None:
+                self._index = _Index()
+            else:
+                self._index = _Index.from_snapshot(json.loads(self.snapshot_path.read_bytes()))
+            self._snapshot_id = snapshot_id
+            self._journal_id = None
+        journal_id = self._identity(self.journal_path)
+        if journal_id is None:
+            self._journal_id, self._journal_offset, self._journal_lines = None, 0, 0
+            return
+        if journal_id[0] != (self._journal_id or (None,))[0]:
+            self._journal_offset, self._journal_lines = 0, 0
+        self._journal_id = journal_id
+        with open(self.journal_path, "rb") as journal:
+            journal.seek(self._journal_offset)
+            tail = journal.read()
+        complete = tail[: tail.rfind(b"\n") + 1]  # a torn last line is ignored
+        for line in complete.splitlines():
+            entry = json.loads(line)
+            if "generation" in entry and "op" not in entry:
+                if entry["generation"] != self._index.generation:
+                    # Already folded into the snapshot; skip the stale journal.
+                    self._journal_offset += len(complete)
+                    self._journal_lines = 0
+                    self._stale_journal = True
+                    return
+                self._stale_journal = False
+            elif not self._stale_journal:
+                self._index.apply(entry)
+                self._journal_lines += 1
+        self._journal_offset += len(complete)
+
+    def _append(self, entries: list[dict[str, Any]]) -> None:
+        """Durably append entries, then apply them to our own view."""
+        if self._identity(self.journal_path) is None or self._stale_journal:
+            self._new_journal()
+        payload = b"".join(
+            json.dumps(entry, allow_nan=False, separators=(",", ":")).encode() + b"\n"
+            for entry in entries
+        )
+        with open(self.journal_path, "r+b") as journal:
+            journal.truncate(self._journal_offset)  # drop a torn line left by a crash
+            journal.seek(self._journal_offset)
+            journal.write(payload)
+            journal.flush()
+            os.fsync(journal.fileno())
+        for entry in entries:
+            self._index.apply(entry)
+        self._journal_offset += len(payload)
+        self._journal_lines += len(entries)
+        self._journal_id = self._identity(self.journal_path)
+        if self._journal_lines >= max(MIN_COMPACTION_LINES, len(self._index.records)):
+            self._compact()
+
+    def _replace(self, path: Path, content: bytes) -> None:
+        temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with open(temp, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+        _fsync_dir(self.directory)
+
+    def _new_journal(self) -> None:
+        header = json.dumps({"generation": self._index.generation}).encode() + b"\n"
+        self._replace(self.journal_path, header)
+        self._journal_id = self._identity(self.journal_path)
+        self._journal_offset = len(header)
+        self._journal_lines = 0
+        self._stale_journal = False
+
+    def _compact(self) -> None:
+        self._index.generation += 1
+        snapshot = json.dumps(self._index.to_snapshot(), allow_nan=False, separators=(",", ":"))
+        self._replace(self.snapshot_path, snapshot.encode())
+        self._snapshot_id = self._identity(self.snapshot_path)
+        self._new_journal()
+
+    # -- reading ------------------------------------------------------------------
+
+    def _matching(self, index: _Index, query: Query) -> list[ModelMetadata]:
+        candidates: Any = index.records.values()
+        if query.model_name is not None:
+            ids = index.by_name.get(query.model_name, {}).values()
+            candidates = [index.records[i] for i in ids]
+        result = []
+        for metadata in candidates:
+            if query.alias is not None:
+                metadata = index.with_aliases(metadata)
+            if query.matches(metadata):
+                result.append(metadata)
+        return result
+
+    def find(self, query: Query) -> list[ModelMetadata]:
+        with self._locked() as index:
+            rows = self._matching(index, query)
+            reverse = query.descending
+            if query.orders_by_metric:
+                present = [m for m in rows if query.order_by in m.metrics]
+                absent = [m for m in rows if query.order_by not in m.metrics]
+                present.sort(key=lambda m: (m.metrics[query.order_by], m.model_id), reverse=reverse)
+                absent.sort(key=lambda m: m.model_id, reverse=reverse)
+                rows = present + absent
+            else:
+                field = query.order_by
+
+                def key(m: ModelMetadata) -> tuple[Any, int]:
+                    if field == "version":
+                        return (index.version_keys[m.model_id], m.model_id)
+                    if field == "stage":
+                        return (m.stage.value, m.model_id)
+                    return (getattr(m, field), m.model_id)
+
+                rows.sort(key=key, reverse=reverse)
+            end = None if query.limit is None else query.offset + query.limit
+            return [index.with_aliases(m) for m in rows[query.offset : end]]
+
+    def count(self, query: Query) -> int:
+        with self._locked() as index:
+            return len(self._matching(index, query))
+
+    def get(self, model_id: int) -> ModelMetadata | None:
+        with self._locked() as index:
+            found = index.records.get(model_id)
+            return None if found is None else index.with_aliases(found)
+
+    def best(self, ranking: Ranking, query: Query) -> ModelMetadata | None:
+        with self._locked() as index:
+            winner: tuple[float, int] | None = None
+            chosen = None
+            for metadata in self._matching(index, query):
+                score = ranking.score(metadata)
+                if score is None:
+                    continue
+                candidate = (score, metadata.model_id)
+                if winner is None or candidate > winner:
+                    winner, chosen = candidate, metadata
+            return None if chosen is None else index.with_aliases(chosen)
+
+    def model_names(self) -> list[str]:
+        with self._locked() as index:
+            return sorted(index.by_name)
+
+    def audit_log(self, model_name: str | None) -> list[AuditEvent]:
+        with self._locked() as index:
+            events = [
+                AuditEvent(
+                    at=datetime.fromisoformat(e["at"]),
+                    model_name=e["model_name"],
+                    version=e["version"],
+                    action=e["action"],
+                    from_value=e["from_value"],
+                    to_value=e["to_value"],
+                    actor=e["actor"],
+                    reason=e["reason"],
+                )
+                for e in index.audit
+                if model_name is None or e["model_name"] == model_name
+            ]
+        return events
+
+    # -- writing ------------------------------------------------------------------
+
+    def add(self, draft: ModelDraft, scheme: VersioningScheme) -> ModelMetadata:
+        with self._locked() as index:
+            existing = index.by_name.get(draft.model_name, {})
+            if draft.requested_version is not None:
+                version = draft.requested_version
+                if version in existing:
+                    raise DuplicateVersionError(draft.model_name, version)
+            elif existing:
+                highest = max(existing.values(), key=lambda i: index.version_keys[i])
+                version = scheme.next_after(index.records[highest].version)
+            else:
+                version = scheme.first()
+            metadata = metadata_from_draft(draft, model_id=index.next_id, version=version)
+            self._append(
+                [
+                    {
+                        "op": "add",
+                        "version_key": scheme.sort_key(version),
+                        "data": converter.unstructure(metadata),
+                    }
+                ]
+            )
+            return metadata
+
+    def delete(self, model_id: int) -> ModelMetadata | None:
+        with self._locked() as index:
+            found = index.records.get(model_id)
+            if found is None:
+                return None
+            found = index.with_aliases(found)
+            self._append([{"op": "delete", "id": model_id}])
+            return found
+
+    @staticmethod
+    def _audit_entry(
+        metadata_name: str,
+        version: str,
+        action: str,
+        old: str | None,
+        new: str | None,
+        actor: str,
+        reason: str,
+    ) -> dict[str, Any]:
+        return {
+            "op": "audit",
+            "event": {
+                "at": datetime.now(timezone.utc).isoformat(),
+                "model_name": metadata_name,
+                "version": version,
+                "action": action,
+                "from_value": old,
+                "to_value": new,
+                "actor": actor,
+                "reason": reason,
+            },
+        }
+
+    def set_stage(
+        self, model_id: int, stage: Stage, *, archive_others: bool, actor: str, reason: str
+    ) -> list[ModelMetadata]:
+        with self._locked() as index:
+            target = index.records.get(model_id)
+            if target is None:
+                return []
+            entries: list[dict[str, Any]] = []
+            changed = [model_id]
+            if archive_others and stage is Stage.PRODUCTION:
+                for other_id in sorted(index.by_name[target.model_name].values()):
+                    other = index.records[other_id]
+                    if other_id != model_id and other.stage is Stage.PRODUCTION:
+                        entries.append(
+                            {"op": "set", "id": other_id, "fields": {"stage": "Archived"}}
+                        )
+                        entries.append(
+                            self._audit_entry(
+                                other.model_name,
+                                other.version,
+                                "stage",
+                                "Production",
+                                "Archived",
+                                actor,
+                                f"replaced by {target.version} in Production",
+                            )
+                        )
+                        changed.append(other_id)
+            entries.append({"op": "set", "id": model_id, "fields": {"stage": stage.value}})
+            entries.append(
+                self._audit_entry(
+                    target.model_name,
+                    target.version,
+                    "stage",
+                    target.stage.value,
+                    stage.value,
+                    actor,
+                    reason,
+                )
+            )
+            self._append(entries)
+            return [index.with_aliases(index.records[i]) for i in changed]
+
+    def set_alias(
+        self, model_name: str, alias: str, model_id: int | None, *, actor: str, reason: str
+    ) -> int | None:
+        with self._locked() as index:
+            previous = index.aliases.get((model_name, alias))
+            old_version = index.records[previous].version if previous in index.records else None
+            new_version = None
+            if model_id is not None:
+                target = index.records.get(model_id)
+                if target is None or target.model_name != model_name:
+                    raise StoreError(f"version id {model_id} of {model_name!r} does not exist")
+                new_version = target.version
+            self._append(
+                [
+                    {"op": "alias", "name": model_name, "alias": alias, "id": model_id},
+                    self._audit_entry(
+                        model_name,
+                        new_version or old_version or "",
+                        f"alias:{alias}",
+                        old_version,
+                        new_version,
+                        actor,
+                        reason,
+                    ),
+                ]
+            )
+            return previous
+
+    def update(
+        self, model_id: int, *, description: str | None, tags: dict[str, str] | None
+    ) -> ModelMetadata | None:
+        with self._locked() as index:
+            if model_id not in index.records:
+                return None
+            fields: dict[str, Any] = {}
+            if description is not None:
+                fields["description"] = description
+            if tags is not None:
+                fields["tags"] = dict(tags)
+            if fields:
+                self._append([{"op": "set", "id": model_id, "fields": fields}])
+            return index.with_aliases(index.records[model_id])
+
+    def close(self) -> None:
+        """Nothing stays open between operations."""
+
+
+def _create(storage_path: Path, url: str | None = None) -> MetadataStore:
+    return JsonStore(Path(url) if url else storage_path)
+
+
+@hookimpl
+def modelshelf_metadata_stores() -> list[Provider[MetadataStore]]:
+    return [
+        Provider(
+            name="json",
+            factory=_create,
+            description="index.json + append-only journal, file-locked; readable by people",
+            capabilities={"multiprocess"},
+        )
+    ]

@@ -1,0 +1,561 @@
+"""The embedded default metadata store: one SQLite file, no server.
+
+Filters, metric thresholds, ordering and best-by-score run inside SQLite
+with bound parameters; metrics live in their own indexed table so any
+metric can be filtered and ranked without loading rows into Python. Every
+write is one ``BEGIN IMMEDIATE`` transaction, so concurrent processes queue
+on SQLite's lock (busy timeout) instead of failing, and a version number is
+decided inside the transaction that records it. WAL lets readers run while
+a writer commits and never see half of a change.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelshelf import converter, hookimpl
+from modelshelf.errors import DuplicateVersionError, StoreError
+from modelshelf.metadata import ModelDraft, ModelMetadata, Stage, metadata_from_draft
+from modelshelf.protocols import AuditEvent, MetadataStore, Provider, VersioningScheme
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from modelshelf.query import Query, Ranking
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_SECONDS = 60.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS models (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    version_key TEXT NOT NULL,
+    model_type TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_us INTEGER NOT NULL,
+    checkpoint INTEGER NOT NULL,
+    is_ensemble INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (model_name, version)
+);
+CREATE INDEX IF NOT EXISTS models_by_name_version ON models (model_name, version_key);
+CREATE INDEX IF NOT EXISTS models_by_type ON models (model_type);
+CREATE INDEX IF NOT EXISTS models_by_stage ON models (stage, model_name);
+CREATE INDEX IF NOT EXISTS models_by_created ON models (created_us);
+CREATE TABLE IF NOT EXISTS metrics (
+    model_id INTEGER NOT NULL REFERENCES models (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (model_id, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS metrics_by_value ON metrics (name, value, model_id);
+CREATE TABLE IF NOT EXISTS tags (
+    model_id INTEGER NOT NULL REFERENCES models (id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_by_value ON tags (key, value);
+CREATE TABLE IF NOT EXISTS aliases (
+    model_name TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    model_id INTEGER NOT NULL REFERENCES models (id) ON DELETE CASCADE,
+    PRIMARY KEY (model_name, alias)
+);
+CREATE INDEX IF NOT EXISTS aliases_by_model ON aliases (model_id);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_us INTEGER NOT NULL,
+    model_name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    action TEXT NOT NULL,
+    from_value TEXT,
+    to_value TEXT,
+    actor TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_name ON audit (model_name, id);
+CREATE TABLE IF NOT EXISTS schema_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+#: Columns a query may order by; the only text ever put into ORDER BY.
+_ORDER_COLUMNS = {
+    "model_id": "models.id",
+    "model_name": "models.model_name",
+    "model_type": "models.model_type",
+    "version": "models.version_key",
+    "created_at": "models.created_us",
+    "stage": "models.stage",
+}
+
+#: Everything a reader needs to rebuild a version, in one row.
+_SELECT = """
+SELECT models.id, models.stage, models.description, models.data,
+       (SELECT json_group_object(t.key, t.value) FROM tags t WHERE t.model_id = models.id),
+       (SELECT json_group_array(a.alias) FROM aliases a WHERE a.model_id = models.id)
+FROM models
+"""
+
+#: Fields kept in columns or side tables, so they can change without a rewrite.
+_MUTABLE_FIELDS = ("model_id", "stage", "description", "tags", "aliases")
+
+
+def to_micros(moment: datetime) -> int:
+    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros // 1_000_000, tz=timezone.utc).replace(
+        microsecond=micros % 1_000_000
+    )
+
+
+def where_clause(query: Query) -> tuple[str, list[Any]]:
+    """Translate a query's filters into a WHERE clause and its bound values.
+
+    Only fixed SQL fragments are joined here; every user-supplied value,
+    metric names included, travels as a parameter.
+    """
+    clauses = ["models.checkpoint = ?"]
+    params: list[Any] = [int(query.checkpoints)]
+    for column, value in (
+        ("models.model_name", query.model_name),
+        ("models.model_type", query.model_type),
+        ("models.version", query.version),
+        ("models.stage", query.stage.value if query.stage is not None else None),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if query.alias is not None:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM aliases a WHERE a.model_id = models.id AND a.alias = ?)"
+        )
+        params.append(query.alias)
+    for key, value in query.tags.items():
+        clauses.append(
+            "EXISTS (SELECT 1 FROM tags t WHERE t.model_id = models.id "
+            "AND t.key = ? AND t.value = ?)"
+        )
+        params += [key, value]
+    for bound in query.bounds:
+        clause = "EXISTS (SELECT 1 FROM metrics m WHERE m.model_id = models.id AND m.name = ?"
+        params.append(bound.name)
+        if bound.minimum is not None:
+            clause += " AND m.value >= ?"
+            params.append(bound.minimum)
+        if bound.maximum is not None:
+            clause += " AND m.value <= ?"
+            params.append(bound.maximum)
+        clauses.append(clause + ")")
+    if query.created_after is not None:
+        clauses.append("models.created_us >= ?")
+        params.append(to_micros(query.created_after))
+    if query.created_before is not None:
+        clauses.append("models.created_us < ?")
+        params.append(to_micros(query.created_before))
+    return " AND ".join(clauses), params
+
+
+def window_clause(query: Query) -> tuple[str, list[Any]]:
+    if query.limit is None and not query.offset:
+        return "", []
+    return " LIMIT ? OFFSET ?", [-1 if query.limit is None else query.limit, query.offset]
+
+
+class SqliteStore:
+    """Metadata in ``registry.db`` (or the file ``url`` names)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(
+                path,
+                timeout=BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            with self._write():
+                self._create_schema()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store at {path}: {exc}") from exc
+
+    def _create_schema(self) -> None:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                self._conn.execute(statement)
+        self._conn.execute(
+            "INSERT OR IGNORE INTO schema_info (key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+
+    # -- transactions ---------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One immediate transaction: the write lock is taken up front, so
+        two writers never both read the same highest version."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store {self.path} is not writable: {exc}") from exc
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    self._conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    self._conn.execute("ROLLBACK")
+                    raise StoreError(f"commit failed on {self.path}: {exc}") from exc
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"query failed on {self.path}: {exc}") from exc
+
+    # -- rows -------------------------------------------------------------------
+
+    @staticmethod
+    def _row_to_metadata(row: Sequence[Any]) -> ModelMetadata:
+        model_id, stage, description, data, tags, aliases = row
+        payload = json.loads(data)
+        payload.update(
+            model_id=model_id,
+            stage=stage,
+            description=description,
+            tags=json.loads(tags) if tags else {},
+            aliases=sorted(json.loads(aliases)) if aliases else [],
+        )
+        return converter.structure(payload, ModelMetadata)
+
+    def _fetch(self, where: str, params: Sequence[Any], tail: str = "") -> list[ModelMetadata]:
+        rows = self._read(f"{_SELECT} WHERE {where}{tail}", params)
+        return [self._row_to_metadata(row) for row in rows]
+
+    # -- contract ---------------------------------------------------------------
+
+    def add(self, draft: ModelDraft, scheme: VersioningScheme) -> ModelMetadata:
+        name = draft.model_name
+        with self._write() as conn:
+            if draft.requested_version is not None:
+                version = draft.requested_version
+                taken = conn.execute(
+                    "SELECT 1 FROM models WHERE model_name = ? AND version = ?", (name, version)
+                ).fetchone()
+                if taken:
+                    raise DuplicateVersionError(name, version)
+            else:
+                row = conn.execute(
+                    "SELECT version FROM models WHERE model_name = ? "
+                    "ORDER BY version_key DESC LIMIT 1",
+                    (name,),
+                ).fetchone()
+                version = scheme.first() if row is None else scheme.next_after(row[0])
+            provisional = metadata_from_draft(draft, model_id=1, version=version)
+            payload = converter.unstructure(provisional)
+            for key in _MUTABLE_FIELDS:
+                payload.pop(key)
+            cursor = conn.execute(
+                "INSERT INTO models (model_name, version, version_key, model_type, stage, "
+                "description, created_us, checkpoint, is_ensemble, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    version,
+                    scheme.sort_key(version),
+                    draft.model_type,
+                    draft.stage.value,
+                    draft.description,
+                    to_micros(draft.created_at),
+                    int(draft.checkpoint),
+                    int(draft.training_info.is_ensemble),
+                    json.dumps(payload, allow_nan=False, separators=(",", ":")),
+                ),
+            )
+            model_id = cursor.lastrowid
+            assert model_id is not None
+            conn.executemany(
+                "INSERT INTO metrics (model_id, name, value) VALUES (?, ?, ?)",
+                [(model_id, k, v) for k, v in draft.metrics.items()],
+            )
+            conn.executemany(
+                "INSERT INTO tags (model_id, key, value) VALUES (?, ?, ?)",
+                [(model_id, k, v) for k, v in draft.tags.items()],
+            )
+        return metadata_from_draft(draft, model_id=model_id, version=version)
+
+    def get(self, model_id: int) -> ModelMetadata | None:
+        found = self._fetch("models.id = ?", (model_id,))
+        return found[0] if found else None
+
+    def find(self, query: Query) -> list[ModelMetadata]:
+        where, params = where_clause(query)
+        direction = "DESC" if query.descending else "ASC"
+        window, window_params = window_clause(query)
+        if query.orders_by_metric:
+            sql = (
+                f"{_SELECT} LEFT JOIN metrics o ON o.model_id = models.id AND o.name = ? "
+                f"WHERE {where} ORDER BY o.value IS NULL, o.value {direction}, "
+                f"models.id {direction}{window}"
+            )
+            rows = self._read(sql, [query.order_by, *params, *window_params])
+            return [self._row_to_metadata(row) for row in rows]
+        column = _ORDER_COLUMNS[query.order_by]
+        tail = f" ORDER BY {column} {direction}, models.id {direction}{window}"
+        return self._fetch(where, [*params, *window_params], tail)
+
+    def count(self, query: Query) -> int:
+        where, params = where_clause(query)
+        sql = f"SELECT count(*) FROM models WHERE {where}"  # noqa: S608 - fixed fragments only
+        return int(self._read(sql, params)[0][0])
+
+    def best(self, ranking: Ranking, query: Query) -> ModelMetadata | None:
+        where, params = where_clause(query)
+        if len(ranking.terms) == 1 and ranking.required == (ranking.terms[0].metric,):
+            # One metric: walk the (name, value) index from the best end.
+            term = ranking.terms[0]
+            direction = "DESC" if term.weight >= 0 else "ASC"
+            rows = self._read(
+                f"{_SELECT} JOIN metrics r ON r.model_id = models.id AND r.name = ? "
+                f"WHERE {where} ORDER BY r.value {direction}, models.id DESC LIMIT 1",
+                [term.metric, *params],
+            )
+        else:
+            values = ", ".join("(?, ?)" for _ in ranking.terms)
+            weights = [item for term in ranking.terms for item in (term.metric, term.weight)]
+            required = "".join(
+                " AND EXISTS (SELECT 1 FROM metrics q WHERE q.model_id = models.id AND q.name = ?)"
+                for _ in ranking.required
+            )
+            rows = self._read(
+                f"WITH weights (name, weight) AS (VALUES {values}) "  # noqa: S608 - fixed fragments; values bound
+                f"{_SELECT} WHERE {where}{required} ORDER BY "
+                "(SELECT coalesce(sum(w.weight * s.value), 0.0) FROM metrics s "
+                " JOIN weights w ON w.name = s.name WHERE s.model_id = models.id) "
+                "* (CASE WHEN models.is_ensemble THEN ? ELSE 1.0 END) DESC, models.id DESC "
+                "LIMIT 1",
+                [*weights, *params, *ranking.required, ranking.ensemble_multiplier],
+            )
+        return self._row_to_metadata(rows[0]) if rows else None
+
+    def model_names(self) -> list[str]:
+        rows = self._read("SELECT DISTINCT model_name FROM models ORDER BY model_name")
+        return [row[0] for row in rows]
+
+    def delete(self, model_id: int) -> ModelMetadata | None:
+        with self._write() as conn:
+            rows = conn.execute(f"{_SELECT} WHERE models.id = ?", (model_id,)).fetchall()
+            if not rows:
+                return None
+            conn.execute("DELETE FROM models WHERE id = ?", (model_id,))
+        return self._row_to_metadata(rows[0])
+
+    def _audit(
+        self,
+        conn: sqlite3.Connection,
+        metadata: ModelMetadata,
+        action: str,
+        old: str | None,
+        new: str | None,
+        actor: str,
+        reason: str,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO audit (at_us, model_name, version, action, from_value, to_value, "
+            "actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                to_micros(datetime.now(timezone.utc)),
+                metadata.model_name,
+                metadata.version,
+                action,
+                old,
+                new,
+                actor,
+                reason,
+            ),
+        )
+
+    def set_stage(
+        self, model_id: int, stage: Stage, *, archive_others: bool, actor: str, reason: str
+    ) -> list[ModelMetadata]:
+        with self._write() as conn:
+            rows = conn.execute(f"{_SELECT} WHERE models.id = ?", (model_id,)).fetchall()
+            if not rows:
+                return []
+            target = self._row_to_metadata(rows[0])
+            changed_ids = [model_id]
+            if archive_others and stage is Stage.PRODUCTION:
+                others = conn.execute(
+                    f"{_SELECT} WHERE models.model_name = ? AND models.stage = ? "
+                    "AND models.id != ? ORDER BY models.id",
+                    (target.model_name, Stage.PRODUCTION.value, model_id),
+                ).fetchall()
+                for row in others:
+                    other = self._row_to_metadata(row)
+                    conn.execute(
+                        "UPDATE models SET stage = ? WHERE id = ?",
+                        (Stage.ARCHIVED.value, other.model_id),
+                    )
+                    self._audit(
+                        conn,
+                        other,
+                        "stage",
+                        other.stage.value,
+                        Stage.ARCHIVED.value,
+                        actor,
+                        f"replaced by {target.version} in Production",
+                    )
+                    changed_ids.append(other.model_id)
+            conn.execute("UPDATE models SET stage = ? WHERE id = ?", (stage.value, model_id))
+            self._audit(conn, target, "stage", target.stage.value, stage.value, actor, reason)
+            placeholders = ", ".join("?" for _ in changed_ids)
+            changed = {
+                m.model_id: m
+                for m in (
+                    self._row_to_metadata(row)
+                    for row in conn.execute(
+                        f"{_SELECT} WHERE models.id IN ({placeholders})", changed_ids
+                    ).fetchall()
+                )
+            }
+        return [changed[i] for i in changed_ids]
+
+    def set_alias(
+        self, model_name: str, alias: str, model_id: int | None, *, actor: str, reason: str
+    ) -> int | None:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT model_id FROM aliases WHERE model_name = ? AND alias = ?",
+                (model_name, alias),
+            ).fetchone()
+            previous = None if row is None else int(row[0])
+            old_version = None
+            if previous is not None:
+                old = conn.execute(
+                    "SELECT version FROM models WHERE id = ?", (previous,)
+                ).fetchone()
+                old_version = old[0] if old else None
+            if model_id is None:
+                conn.execute(
+                    "DELETE FROM aliases WHERE model_name = ? AND alias = ?", (model_name, alias)
+                )
+                new_version = None
+            else:
+                new = conn.execute(
+                    "SELECT version FROM models WHERE id = ? AND model_name = ?",
+                    (model_id, model_name),
+                ).fetchone()
+                if new is None:
+                    raise StoreError(f"version id {model_id} of {model_name!r} does not exist")
+                new_version = new[0]
+                conn.execute(
+                    "INSERT INTO aliases (model_name, alias, model_id) VALUES (?, ?, ?) "
+                    "ON CONFLICT (model_name, alias) DO UPDATE SET model_id = excluded.model_id",
+                    (model_name, alias, model_id),
+                )
+            conn.execute(
+                "INSERT INTO audit (at_us, model_name, version, action, from_value, to_value, "
+                "actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    to_micros(datetime.now(timezone.utc)),
+                    model_name,
+                    new_version or old_version or "",
+                    f"alias:{alias}",
+                    old_version,
+                    new_version,
+                    actor,
+                    reason,
+                ),
+            )
+        return previous
+
+    def update(
+        self, model_id: int, *, description: str | None, tags: dict[str, str] | None
+    ) -> ModelMetadata | None:
+        with self._write() as conn:
+            exists = conn.execute("SELECT 1 FROM models WHERE id = ?", (model_id,)).fetchone()
+            if not exists:
+                return None
+            if description is not None:
+                conn.execute(
+                    "UPDATE models SET description = ? WHERE id = ?", (description, model_id)
+                )
+            if tags is not None:
+                conn.execute("DELETE FROM tags WHERE model_id = ?", (model_id,))
+                conn.executemany(
+                    "INSERT INTO tags (model_id, key, value) VALUES (?, ?, ?)",
+                    [(model_id, k, v) for k, v in tags.items()],
+                )
+        return self.get(model_id)
+
+    def audit_log(self, model_name: str | None) -> list[AuditEvent]:
+        sql = (
+            "SELECT at_us, model_name, version, action, from_value, to_value, actor, reason "
+            "FROM audit"
+        )
+        params: list[Any] = []
+        if model_name is not None:
+            sql += " WHERE model_name = ?"
+            params.append(model_name)
+        rows = self._read(sql + " ORDER BY id", params)
+        return [
+            AuditEvent(
+                at=from_micros(at),
+                model_name=name,
+                version=version,
+                action=action,
+                from_value=old,
+                to_value=new,
+                actor=actor,
+                reason=reason,
+            )
+            for at, name, version, action, old, new, actor, reason in rows
+        ]
+
+    def explain(self, sql: str, params: Sequence[Any]) -> list[str]:
+        """EXPLAIN QUERY PLAN of a statement, for tests that check index use."""
+        return [row[-1] for row in self._read(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _create(storage_path: Path, url: str | None = None) -> MetadataStore:
+    if url is not None:
+        path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:") else Path(url)
+    else:
+        path = storage_path / "registry.db"
+    return SqliteStore(path)
+
+
+@hookimpl
+def modelshelf_metadata_stores() -> list[Provider[MetadataStore]]:
+    return [
+        Provider(
+            name="sqlite",
+            factory=_create,
+            description="SQLite file registry.db in the storage directory (WAL, indexed)",
+            capabilities={"transactions", "multiprocess", "sql"},
+        )
+    ]

@@ -1,0 +1,384 @@
+"""Value objects that describe a stored model version.
+
+Everything here is frozen and validated on construction, so a
+:class:`ModelMetadata` that exists is one every store can persist and every
+reader can trust. Normalisation (int metrics become floats, sequences become
+tuples, datetimes become UTC) happens in converters; rules live in the
+``_check_*`` functions and raise :class:`~modelshelf.InvalidMetadataError`
+naming the field and the rule.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from attrs import asdict, field, frozen
+
+from modelshelf.errors import InvalidMetadataError, UnknownStageError
+
+#: Longest model name, alias, tag key or model type we accept.
+MAX_NAME_LENGTH = 255
+#: Names are kept to characters that are safe in a path, a URL, a reference
+#: string and a shell, so a name can never address anything but itself.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+#: Metric names go into queries as bound values, never as SQL text; the
+#: pattern still keeps them readable and rejects anything that looks like code.
+METRIC_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/]{0,127}")
+ALIAS_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
+
+JSONValue = Any
+
+
+class Stage(str, Enum):
+    """Lifecycle stage of a model version, as MLflow's registry names them."""
+
+    NONE = "None"
+    STAGING = "Staging"
+    PRODUCTION = "Production"
+    ARCHIVED = "Archived"
+
+    @classmethod
+    def parse(cls, value: object) -> Stage:
+        """Accept a :class:`Stage`, its value in any case, or ``None`` (no stage)."""
+        if value is None:
+            return cls.NONE
+        if isinstance(value, Stage):
+            return value
+        if isinstance(value, str):
+            for stage in cls:
+                if stage.value.lower() == value.strip().lower():
+                    return stage
+        raise UnknownStageError(value, [stage.value for stage in cls])
+
+
+def check_name(field_name: str, value: object) -> str:
+    """Validate a model name (or anything used as one) and say which rule it broke."""
+    if not isinstance(value, str):
+        raise InvalidMetadataError(field_name, f"must be a string, got {type(value).__name__}")
+    if not value:
+        raise InvalidMetadataError(field_name, "must not be empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidMetadataError(
+            field_name, f"is {len(value)} characters long; the limit is {MAX_NAME_LENGTH}"
+        )
+    for forbidden, label in (("/", "'/'"), ("\\", "'\\'"), ("\x00", "NUL"), ("..", "'..'")):
+        if forbidden in value:
+            raise InvalidMetadataError(field_name, f"{value!r} must not contain {label}")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidMetadataError(field_name, f"{value!r} must not contain control characters")
+    if not NAME_PATTERN.fullmatch(value):
+        raise InvalidMetadataError(
+            field_name,
+            f"{value!r} may use only letters, digits, '.', '_' and '-', "
+            "and must start with a letter or digit",
+        )
+    return value
+
+
+def check_metric_name(value: object) -> str:
+    if not isinstance(value, str) or not METRIC_NAME_PATTERN.fullmatch(value):
+        raise InvalidMetadataError(
+            "metrics",
+            f"metric name {value!r} must match {METRIC_NAME_PATTERN.pattern} "
+            "(a letter or '_', then letters, digits, '_', '.', '-', '/'; at most 128)",
+        )
+    return value
+
+
+def check_metric_value(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidMetadataError(
+            "metrics", f"{name}: must be a real number, got {type(value).__name__} {value!r}"
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidMetadataError("metrics", f"{name}: must be finite, got {number!r}")
+    return number
+
+
+def _to_metrics(value: object) -> dict[str, float]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidMetadataError("metrics", f"must be a mapping, got {type(value).__name__}")
+    return {check_metric_name(k): check_metric_value(k, v) for k, v in value.items()}
+
+
+def _to_json(path: str, value: object) -> JSONValue:
+    """Copy ``value`` into plain JSON types, or say where it cannot be held."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if not math.isfinite(number):
+            raise InvalidMetadataError(path, f"{number!r} cannot be stored as JSON (not finite)")
+        return number
+    if isinstance(value, Mapping):
+        out: dict[str, JSONValue] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidMetadataError(path, f"key {key!r} must be a string for JSON")
+            out[key] = _to_json(f"{path}.{key}", item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_to_json(f"{path}[{i}]", item) for i, item in enumerate(value)]
+    raise InvalidMetadataError(
+        path, f"a value of type {type(value).__name__} cannot be stored as JSON"
+    )
+
+
+def _to_hyperparameters(value: object) -> dict[str, JSONValue]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidMetadataError(
+            "hyperparameters", f"must be a mapping, got {type(value).__name__}"
+        )
+    result = _to_json("hyperparameters", value)
+    assert isinstance(result, dict)
+    return result
+
+
+def _to_tags(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidMetadataError("tags", f"must be a mapping, got {type(value).__name__}")
+    tags: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not METRIC_NAME_PATTERN.fullmatch(key):
+            raise InvalidMetadataError(
+                "tags", f"tag key {key!r} must match {METRIC_NAME_PATTERN.pattern}"
+            )
+        if not isinstance(item, str):
+            raise InvalidMetadataError("tags", f"{key}: value must be a string, got {item!r}")
+        tags[key] = item
+    return tags
+
+
+def check_text(field_name: str, limit: int, value: object) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidMetadataError(field_name, f"must be a string, got {type(value).__name__}")
+    if len(value) > limit:
+        raise InvalidMetadataError(field_name, f"is longer than {limit} characters")
+    if "\x00" in value:
+        raise InvalidMetadataError(field_name, "must not contain NUL")
+    return value
+
+
+def _to_model_type(value: object) -> str:
+    return check_text("model_type", MAX_NAME_LENGTH, value)
+
+
+def _to_description(value: object) -> str:
+    return check_text("description", 100_000, value)
+
+
+def _to_dataset(value: object) -> str:
+    return check_text("training_info.dataset", 1024, value)
+
+
+def _to_extra(value: object) -> dict[str, JSONValue]:
+    result = _to_json("training_info.extra", value or {})
+    if not isinstance(result, dict):
+        raise InvalidMetadataError("training_info.extra", "must be a mapping")
+    return result
+
+
+def _to_utc(value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise InvalidMetadataError("created_at", f"must be a datetime, got {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidMetadataError("created_at", "must be timezone-aware (UTC)")
+    return value.astimezone(timezone.utc)
+
+
+def _to_aliases(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+        raise InvalidMetadataError("aliases", "must be a sequence of strings")
+    names = tuple(sorted(value)) if isinstance(value, (set, frozenset)) else tuple(value)
+    for name in names:
+        if not isinstance(name, str) or not ALIAS_PATTERN.fullmatch(name):
+            raise InvalidMetadataError("aliases", f"{name!r} must match {ALIAS_PATTERN.pattern}")
+    return names
+
+
+def _to_feature_names(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        raise InvalidMetadataError("feature_names", "must be a sequence of strings, not a string")
+    if not isinstance(value, Iterable):
+        raise InvalidMetadataError("feature_names", "must be a sequence of strings")
+    try:
+        names = tuple(value)
+    except TypeError as exc:
+        raise InvalidMetadataError("feature_names", "must be a sequence of strings") from exc
+    for name in names:
+        if not isinstance(name, str):
+            raise InvalidMetadataError("feature_names", f"{name!r} is not a string")
+    return names
+
+
+def _name_validator(instance: object, attribute: Any, value: Any) -> None:
+    check_name(attribute.name, value)
+
+
+def _positive_id(instance: object, attribute: Any, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidMetadataError(attribute.name, f"must be a positive integer, got {value!r}")
+
+
+def _optional_positive_id(instance: object, attribute: Any, value: Any) -> None:
+    if value is not None:
+        _positive_id(instance, attribute, value)
+
+
+def _version_validator(instance: object, attribute: Any, value: Any) -> None:
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise InvalidMetadataError(
+            "version", f"must be a non-empty string of at most 64, got {value!r}"
+        )
+    if not NAME_PATTERN.fullmatch(value.replace("+", "")):
+        raise InvalidMetadataError("version", f"{value!r} has characters a version cannot hold")
+
+
+def _sha256_validator(instance: object, attribute: Any, value: Any) -> None:
+    if not isinstance(value, str) or not SHA256_PATTERN.fullmatch(value):
+        raise InvalidMetadataError(
+            attribute.name, f"must be 64 lowercase hex digits, got {value!r}"
+        )
+
+
+def _size_validator(instance: object, attribute: Any, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidMetadataError(attribute.name, f"must be an integer >= 0, got {value!r}")
+
+
+def _stage_converter(value: object) -> Stage:
+    return Stage.parse(value)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@frozen(kw_only=True)
+class TrainingInfo:
+    """How the model was trained: the seeds' dataset facts, kept queryable.
+
+    ``data_quality_score`` also feeds the composite scoring policy when it is
+    given as the ``data_quality`` metric; ``is_ensemble`` earns ensembles the
+    composite policy's bonus.
+    """
+
+    dataset: str = field(default="", converter=_to_dataset)
+    n_samples: int | None = None
+    class_distribution: dict[str, int] = field(factory=dict)
+    data_quality_score: float | None = None
+    is_ensemble: bool = False
+    extra: dict[str, JSONValue] = field(factory=dict, converter=_to_extra)
+
+    def __attrs_post_init__(self) -> None:
+        if self.n_samples is not None and (
+            isinstance(self.n_samples, bool)
+            or not isinstance(self.n_samples, int)
+            or self.n_samples < 0
+        ):
+            raise InvalidMetadataError(
+                "training_info.n_samples", f"must be an int >= 0, got {self.n_samples!r}"
+            )
+        for key, count in self.class_distribution.items():
+            if not isinstance(key, str) or isinstance(count, bool) or not isinstance(count, int):
+                raise InvalidMetadataError(
+                    "training_info.class_distribution", f"{key!r}: {count!r} must map str to int"
+                )
+        if self.data_quality_score is not None:
+            check_metric_value("training_info.data_quality_score", self.data_quality_score)
+
+
+@frozen(kw_only=True)
+class ArtifactRef:
+    """Where one stored file lives and what its bytes must hash to."""
+
+    key: str
+    serializer: str
+    sha256: str = field(validator=_sha256_validator)
+    size: int = field(validator=_size_validator)
+    signature: str | None = None
+
+
+@frozen(kw_only=True)
+class _VersionFields:
+    """Fields shared by a version before and after the store accepted it."""
+
+    model_name: str = field(validator=_name_validator)
+    model_type: str = field(default="", converter=_to_model_type)
+    metrics: dict[str, float] = field(factory=dict, converter=_to_metrics)
+    hyperparameters: dict[str, JSONValue] = field(factory=dict, converter=_to_hyperparameters)
+    description: str = field(default="", converter=_to_description)
+    tags: dict[str, str] = field(factory=dict, converter=_to_tags)
+    stage: Stage = field(default=Stage.NONE, converter=_stage_converter)
+    created_at: datetime = field(factory=_now, converter=_to_utc)
+    training_info: TrainingInfo = field(factory=TrainingInfo)
+    feature_names: tuple[str, ...] = field(default=(), converter=_to_feature_names)
+    artifact: ArtifactRef
+    artifacts: dict[str, ArtifactRef] = field(factory=dict)
+    parent_id: int | None = field(default=None, validator=_optional_positive_id)
+    checkpoint: bool = False
+
+
+@frozen(kw_only=True)
+class ModelDraft(_VersionFields):
+    """A version about to be recorded: the store assigns its id and version.
+
+    ``requested_version`` is the caller's explicit version, or ``None`` for the
+    versioning scheme's next one.
+    """
+
+    requested_version: str | None = None
+
+
+@frozen(kw_only=True)
+class ModelMetadata(_VersionFields):
+    """One recorded model version, as every store returns it."""
+
+    model_id: int = field(validator=_positive_id)
+    version: str = field(validator=_version_validator)
+    aliases: tuple[str, ...] = field(default=(), converter=_to_aliases)
+
+    @property
+    def reference(self) -> str:
+        """The reference string that names exactly this version."""
+        return f"{self.model_name}:{self.version}"
+
+
+def metadata_from_draft(
+    draft: ModelDraft, *, model_id: int, version: str, aliases: tuple[str, ...] = ()
+) -> ModelMetadata:
+    """Turn an accepted draft into the recorded version (used by stores)."""
+    values = asdict(draft, recurse=False)
+    del values["requested_version"]
+    return ModelMetadata(model_id=model_id, version=version, aliases=aliases, **values)
+
+
+def check_alias(value: object) -> str:
+    if not isinstance(value, str) or not ALIAS_PATTERN.fullmatch(value):
+        raise InvalidMetadataError(
+            "alias",
+            f"{value!r} must match {ALIAS_PATTERN.pattern} (and cannot look like a version)",
+        )
+    return value

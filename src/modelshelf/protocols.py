@@ -1,0 +1,214 @@
+"""The contracts a plugin's objects fulfil, and the descriptors that offer them.
+
+A plugin's provider hook returns :class:`Provider` descriptors; the registry
+picks one by name and calls its ``factory``. What the factory returns is
+checked against the ``runtime_checkable`` Protocol of its kind here (shape),
+and the conformance suites in :mod:`modelshelf.testing` check behaviour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import IO, TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+
+from attrs import field, frozen
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from modelshelf.metadata import ModelDraft, ModelMetadata, Stage
+    from modelshelf.query import Query, Ranking
+
+T = TypeVar("T")
+
+
+def _capabilities(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
+@frozen(kw_only=True)
+class Provider(Generic[T]):
+    """A named thing a plugin offers: a serializer, a store, a scheme...
+
+    ``factory`` is called with keyword options (see each kind's docs) and
+    returns the object; ``capabilities`` lets conformance tests and users
+    know what the object can do without trying it.
+    """
+
+    name: str
+    factory: Callable[..., T]
+    description: str = ""
+    capabilities: frozenset[str] = field(default=frozenset(), converter=_capabilities)
+
+
+@runtime_checkable
+class Serializer(Protocol):
+    """Turns a model into bytes on a stream and back.
+
+    Options reach the factory as keywords (``joblib`` takes ``compress``).
+    """
+
+    name: str
+    file_extension: str
+
+    def dump(self, obj: Any, stream: IO[bytes]) -> None: ...
+
+    def load(self, stream: IO[bytes]) -> Any: ...
+
+
+@runtime_checkable
+class VersioningScheme(Protocol):
+    """Parses, orders and advances the versions of one model name."""
+
+    name: str
+
+    def validate(self, version: str) -> str:
+        """Return the canonical form of ``version`` or raise InvalidVersionError."""
+        ...
+
+    def sort_key(self, version: str) -> str:
+        """A string whose lexicographic order is the scheme's version order."""
+        ...
+
+    def first(self) -> str: ...
+
+    def next_after(self, highest: str) -> str: ...
+
+
+@runtime_checkable
+class ScoringPolicy(Protocol):
+    """Says which version is best, as a :class:`~modelshelf.query.Ranking`."""
+
+    name: str
+
+    def ranking(self) -> Ranking: ...
+
+
+@frozen(kw_only=True)
+class StoredFile:
+    """What an artifact store reports after a complete, durable write."""
+
+    key: str
+    sha256: str
+    size: int
+
+
+@runtime_checkable
+class ArtifactStore(Protocol):
+    """Holds the bytes of models, addressed by keys the registry chooses.
+
+    ``put`` is atomic: either the complete file is under ``key`` (durably) or
+    nothing is, and the digest is computed while writing. Factories take
+    ``root`` (the registry's storage path) as a keyword.
+    """
+
+    def put(self, key: str, write: Callable[[IO[bytes]], None]) -> StoredFile: ...
+
+    def open(self, key: str) -> IO[bytes]: ...
+
+    def delete(self, key: str) -> bool: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def size(self, key: str) -> int | None: ...
+
+    def modified_at(self, key: str) -> float | None:
+        """When the file under ``key`` was written (epoch seconds), or None."""
+        ...
+
+    def iter_keys(self) -> Iterator[str]:
+        """Every complete file, as keys."""
+        ...
+
+    def iter_temporary(self) -> Iterator[str]:
+        """Leftovers of writes that never finished (e.g. after a crash)."""
+        ...
+
+    def delete_temporary(self, name: str) -> bool: ...
+
+    def local_path(self, key: str) -> Path | None:
+        """A filesystem path for ``key`` when the store is local, else None."""
+        ...
+
+
+@frozen(kw_only=True)
+class AuditEvent:
+    """One recorded change of a version's stage or of an alias."""
+
+    at: datetime
+    model_name: str
+    version: str
+    action: str
+    from_value: str | None
+    to_value: str | None
+    actor: str
+    reason: str = ""
+
+
+@runtime_checkable
+class MetadataStore(Protocol):
+    """Records versions and answers queries about them.
+
+    Factories take ``storage_path`` (a directory the registry owns) and
+    ``url`` (a store-specific location, or None) as keywords.
+    """
+
+    def add(self, draft: ModelDraft, scheme: VersioningScheme) -> ModelMetadata:
+        """Record ``draft`` in one transaction and return it with id and version.
+
+        The version is ``draft.requested_version`` (DuplicateVersionError if the
+        name has it already) or ``scheme.next_after(highest)`` / ``scheme.first()``,
+        decided inside the same transaction as the insert, so concurrent writers
+        never get the same version.
+        """
+        ...
+
+    def get(self, model_id: int) -> ModelMetadata | None: ...
+
+    def find(self, query: Query) -> list[ModelMetadata]: ...
+
+    def count(self, query: Query) -> int: ...
+
+    def best(self, ranking: Ranking, query: Query) -> ModelMetadata | None: ...
+
+    def model_names(self) -> list[str]: ...
+
+    def delete(self, model_id: int) -> ModelMetadata | None: ...
+
+    def set_stage(
+        self, model_id: int, stage: Stage, *, archive_others: bool, actor: str, reason: str
+    ) -> list[ModelMetadata]:
+        """Move a version to ``stage``; with ``archive_others`` and Production,
+        archive the name's other Production versions in the same transaction.
+        Returns the changed versions, the target first; [] if it does not exist.
+        """
+        ...
+
+    def set_alias(
+        self, model_name: str, alias: str, model_id: int | None, *, actor: str, reason: str
+    ) -> int | None:
+        """Point ``alias`` at ``model_id`` (None removes it); return the previous target."""
+        ...
+
+    def update(
+        self, model_id: int, *, description: str | None, tags: dict[str, str] | None
+    ) -> ModelMetadata | None:
+        """Replace the description and/or tags of a version."""
+        ...
+
+    def audit_log(self, model_name: str | None) -> list[AuditEvent]: ...
+
+    def close(self) -> None: ...
+
+
+__all__ = [
+    "ArtifactStore",
+    "AuditEvent",
+    "MetadataStore",
+    "Provider",
+    "ScoringPolicy",
+    "Serializer",
+    "StoredFile",
+    "VersioningScheme",
+]

@@ -1,0 +1,836 @@
+"""``ModelRegistry``: the one object users hold.
+
+It composes the chosen plugins and owns the order of operations that make
+the invariants true: validate everything and run every veto before writing;
+write the artifact durably before recording its metadata; remove the record
+before the file; verify bytes before deserializing them. It holds no
+backend logic of its own.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import hmac
+import io
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+
+from attrs import evolve, frozen
+
+from modelshelf.errors import (
+    AmbiguousVersionError,
+    DuplicateVersionError,
+    IntegrityError,
+    InvalidInputError,
+    ModelNotFoundError,
+    ModelShelfError,
+    SerializationError,
+    StoreError,
+)
+from modelshelf.metadata import (
+    ArtifactRef,
+    ModelDraft,
+    ModelMetadata,
+    Stage,
+    TrainingInfo,
+    check_alias,
+    check_metric_name,
+    check_name,
+)
+from modelshelf.plugins import (
+    ARTIFACT_STORE,
+    METADATA_STORE,
+    SCORING,
+    SERIALIZER,
+    VERSIONING,
+    PluginHost,
+    PluginKind,
+    check_provided,
+)
+from modelshelf.query import MetricBound, Query, Ranking
+from modelshelf.references import Reference, parse_reference
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from modelshelf.protocols import (
+        ArtifactStore,
+        AuditEvent,
+        MetadataStore,
+        ScoringPolicy,
+        Serializer,
+        VersioningScheme,
+    )
+
+logger = logging.getLogger("modelshelf")
+
+T = TypeVar("T")
+
+DEFAULT_STORAGE_PATH = Path("data/models/registry")
+#: Files up to this size are read once into memory, hashed and deserialized
+#: from the buffer; larger ones are hashed in a streaming pass first so peak
+#: memory stays near the model's own size.
+IN_MEMORY_LOAD_LIMIT = 64 * 1024 * 1024
+_CHUNK = 1024 * 1024
+_PENDING_SHA = "0" * 64
+
+
+@frozen(kw_only=True)
+class LoadedModel:
+    """A model with its auxiliary artifacts and metadata, from one call."""
+
+    model: Any
+    artifacts: dict[str, Any]
+    metadata: ModelMetadata
+
+
+@frozen(kw_only=True)
+class Finding:
+    """One problem ``verify`` found."""
+
+    kind: str  # missing | mismatch | orphan | temporary
+    key: str
+    model_id: int | None
+    detail: str
+
+
+@frozen(kw_only=True)
+class VerifyReport:
+    checked: int
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.kind in ("missing", "mismatch") for f in self.findings)
+
+
+def _actor(user: str | None) -> str:
+    if user:
+        return user
+    try:
+        return os.environ.get("MODELSHELF_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _signing_key(key: str | bytes | None) -> bytes | None:
+    if key is None:
+        key = os.environ.get("MODELSHELF_SIGNING_KEY") or None
+    if key is None:
+        return None
+    return key.encode() if isinstance(key, str) else bytes(key)
+
+
+class ModelRegistry:
+    """Save, find, promote and load model versions.
+
+    Plugins are chosen by name (looked up among installed plugins) or given
+    as objects. ``plugins=[...]`` registers extra plugin objects, such as a
+    promotion gate, for this registry only.
+    """
+
+    def __init__(
+        self,
+        storage_path: str | os.PathLike[str] = DEFAULT_STORAGE_PATH,
+        *,
+        store: str | MetadataStore = "sqlite",
+        serializer: str | Serializer = "joblib",
+        storage: str | ArtifactStore = "local",
+        versioning: str | VersioningScheme = "semver",
+        scoring: str | ScoringPolicy = "f1",
+        plugins: Sequence[object] = (),
+        load_entrypoints: bool = True,
+        store_url: str | None = None,
+        serializer_options: Mapping[str, Any] | None = None,
+        scoring_options: Mapping[str, Any] | None = None,
+        signing_key: str | bytes | None = None,
+        user: str | None = None,
+    ) -> None:
+        self.storage_path = Path(storage_path)
+        self.storage_path.mkdir(parents=True, exist_ok=True)
+        self.plugins = PluginHost(plugins, load_entrypoints=load_entrypoints)
+        self.user = _actor(user)
+        self._signing_key = _signing_key(signing_key)
+        self.serializer: Serializer = self._choose(
+            SERIALIZER, serializer, **dict(serializer_options or {})
+        )
+        self.versioning: VersioningScheme = self._choose(VERSIONING, versioning)
+        self.scoring: ScoringPolicy = self._choose(SCORING, scoring, **dict(scoring_options or {}))
+        self.storage: ArtifactStore = self._choose(
+            ARTIFACT_STORE, storage, root=str(self.storage_path)
+        )
+        self.store: MetadataStore = self._choose(
+            METADATA_STORE, store, storage_path=self.storage_path, url=store_url
+        )
+        self._serializers: dict[str, Serializer] = {self.serializer.name: self.serializer}
+
+    def _choose(self, kind: PluginKind, choice: object, **options: Any) -> Any:
+        if isinstance(choice, str):
+            return self.plugins.create(kind, choice, **options)
+        return check_provided(kind, choice, type(choice).__name__)
+
+    def _serializer_named(self, name: str) -> Serializer:
+        """The serializer a stored file was written with, even if not the default."""
+        if name not in self._serializers:
+            self._serializers[name] = self.plugins.create(SERIALIZER, name)
+        return self._serializers[name]
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> ModelRegistry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ModelRegistry({str(self.storage_path)!r})"
+
+    # -- saving -----------------------------------------------------------------
+
+    def save_model(
+        self,
+        model: Any,
+        model_name: str,
+        model_type: str | None = None,
+        metrics: Mapping[str, float] | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        version: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        *,
+        stage: str | Stage | None = None,
+        training_info: TrainingInfo | Mapping[str, Any] | None = None,
+        feature_names: Sequence[str] | None = None,
+        artifacts: Mapping[str, Any] | None = None,
+        parent_id: int | None = None,
+    ) -> int:
+        """Store ``model`` as a new version of ``model_name`` and return its id.
+
+        Nothing is written unless every input is valid and every
+        ``before_save`` hook agrees. The file is durable before the record
+        that points at it is committed.
+        """
+        draft = self._draft(
+            model,
+            model_name=model_name,
+            model_type=model_type,
+            metrics=metrics,
+            hyperparameters=hyperparameters,
+            description=description,
+            version=version,
+            tags=tags,
+            stage=stage,
+            training_info=training_info,
+            feature_names=feature_names,
+            artifact_names=list(artifacts or {}),
+            parent_id=parent_id,
+        )
+        self.plugins.before_save(registry=self, draft=draft)
+        written: list[str] = []
+        try:
+            main = self._write_object(draft.model_name, model, written)
+            extra = {
+                name: self._write_object(draft.model_name, obj, written)
+                for name, obj in (artifacts or {}).items()
+            }
+            metadata = self.store.add(
+                evolve(draft, artifact=main, artifacts=extra), self.versioning
+            )
+        except BaseException:
+            for key in written:
+                self._discard(key)
+            raise
+        self.plugins.after_save(registry=self, metadata=metadata)
+        return metadata.model_id
+
+    def _draft(
+        self,
+        model: Any,
+        *,
+        model_name: str,
+        model_type: str | None,
+        metrics: Mapping[str, float] | None,
+        hyperparameters: Mapping[str, Any] | None,
+        description: str | None,
+        version: str | None,
+        tags: Mapping[str, str] | None,
+        stage: str | Stage | None,
+        training_info: TrainingInfo | Mapping[str, Any] | None,
+        feature_names: Sequence[str] | None,
+        artifact_names: list[str],
+        parent_id: int | None,
+    ) -> ModelDraft:
+        check_name("model_name", model_name)
+        for name in artifact_names:
+            check_name("artifacts", name)
+        if version is not None:
+            version = self.versioning.validate(version)
+        if isinstance(training_info, Mapping):
+            try:
+                training_info = TrainingInfo(**training_info)
+            except TypeError as exc:
+                raise InvalidInputError(f"training_info: {exc}") from exc
+        if feature_names is None:
+            names = getattr(model, "feature_names_in_", None)
+            feature_names = [str(n) for n in names] if names is not None else None
+        pending = ArtifactRef(
+            key="pending", serializer=self.serializer.name, sha256=_PENDING_SHA, size=0
+        )
+        draft = ModelDraft(
+            model_name=model_name,
+            model_type=model_type if model_type is not None else type(model).__name__,
+            metrics=metrics,
+            hyperparameters=hyperparameters,
+            description=description,
+            tags=tags,
+            stage=stage,
+            training_info=training_info or TrainingInfo(),
+            feature_names=feature_names,
+            artifact=pending,
+            parent_id=parent_id,
+            requested_version=version,
+        )
+        if version is not None and self.store.count(Query(model_name=model_name, version=version)):
+            raise DuplicateVersionError(model_name, version)
+        return draft
+
+    def _signature(self, key: str, sha256: str, size: int) -> str | None:
+        if self._signing_key is None:
+            return None
+        message = f"{key}\n{sha256}\n{size}".encode()
+        return hmac.new(self._signing_key, message, hashlib.sha256).hexdigest()
+
+    def _write_object(self, model_name: str, obj: Any, written: list[str]) -> ArtifactRef:
+        serializer = self.serializer
+        key = f"{model_name}/{uuid.uuid4().hex}{serializer.file_extension}"
+
+        def write(stream: IO[bytes]) -> None:
+            try:
+                serializer.dump(obj, stream)
+            except OSError as exc:
+                raise StoreError(f"could not write {key}: {exc}") from exc
+            except ModelShelfError:
+                raise
+            except Exception as exc:
+                raise SerializationError(serializer.name, f"{type(exc).__name__}: {exc}") from exc
+
+        stored = self.storage.put(key, write)
+        written.append(key)
+        return ArtifactRef(
+            key=stored.key,
+            serializer=serializer.name,
+            sha256=stored.sha256,
+            size=stored.size,
+            signature=self._signature(stored.key, stored.sha256, stored.size),
+        )
+
+    def _discard(self, key: str) -> None:
+        try:
+            self.storage.delete(key)
+        except (OSError, ModelShelfError) as exc:
+            logger.warning("could not remove %s after a failed save: %s (gc will)", key, exc)
+
+    # -- finding ------------------------------------------------------------------
+
+    def resolve(self, reference: str | Reference) -> ModelMetadata:
+        """The version a reference names, or ModelNotFoundError."""
+        ref = reference if isinstance(reference, Reference) else parse_reference(reference)
+        if ref.version is not None:
+            query = Query(model_name=ref.model_name, version=ref.version)
+        elif ref.alias is not None:
+            query = Query(model_name=ref.model_name, alias=ref.alias)
+        elif ref.stage is not None:
+            query = Query(
+                model_name=ref.model_name,
+                stage=ref.stage,
+                order_by="version",
+                descending=True,
+                limit=1,
+            )
+        else:
+            query = Query(model_name=ref.model_name, order_by="version", descending=True, limit=1)
+        found = self.store.find(query)
+        if not found:
+            raise ModelNotFoundError(f"no model version matches {str(ref)!r}")
+        return found[0]
+
+    def get_metadata(
+        self,
+        reference: int | str | None = None,
+        *,
+        model_id: int | None = None,
+        model_name: str | None = None,
+        version: str | None = None,
+    ) -> ModelMetadata:
+        """Find one version by id, reference, name and/or version; it must exist."""
+        if isinstance(reference, bool):
+            raise InvalidInputError(
+                f"model reference must be an int id or a string, got {reference!r}"
+            )
+        if isinstance(reference, int):
+            model_id = reference
+        elif isinstance(reference, str):
+            return self.resolve(reference)
+        elif reference is not None:
+            raise InvalidInputError(
+                f"model reference must be an int id or a string, got {reference!r}"
+            )
+        if model_id is not None:
+            found = self.store.get(model_id)
+            if found is None:
+                raise ModelNotFoundError(f"no model version has id {model_id}")
+            return found
+        if model_name is not None:
+            check_name("model_name", model_name)
+            if version is None:
+                return self.resolve(Reference(model_name=model_name))
+            return self.resolve(Reference(model_name=model_name, version=version))
+        if version is not None:
+            matches = self.store.find(Query(version=version, limit=50))
+            if not matches:
+                raise ModelNotFoundError(f"no model has version {version!r}")
+            names = {m.model_name for m in matches}
+            if len(names) > 1:
+                raise AmbiguousVersionError(version, names)
+            return matches[0]
+        raise InvalidInputError("name a version: model_id=, a reference, model_name= or version=")
+
+    # -- loading ------------------------------------------------------------------
+
+    def load_model(
+        self,
+        reference: int | str | None = None,
+        *,
+        model_id: int | None = None,
+        model_name: str | None = None,
+        version: str | None = None,
+        strict: bool = False,
+    ) -> Any:
+        """Load a model, or return None (with a logged reason) if it is missing
+        or its bytes fail verification. ``strict=True`` raises instead."""
+        try:
+            metadata = self.get_metadata(
+                reference, model_id=model_id, model_name=model_name, version=version
+            )
+            return self._load_artifact(metadata.artifact)
+        except (ModelNotFoundError, IntegrityError) as exc:
+            if strict:
+                raise
+            logger.warning("load_model returned None: %s", exc)
+            return None
+
+    def load(self, reference: int | str) -> LoadedModel:
+        """Load a version's model, auxiliary artifacts and metadata; raises on any problem."""
+        metadata = self.get_metadata(reference)
+        model = self._load_artifact(metadata.artifact)
+        extra = {name: self._load_artifact(ref) for name, ref in metadata.artifacts.items()}
+        return LoadedModel(model=model, artifacts=extra, metadata=metadata)
+
+    def load_best_model(self, metric: str | None = None, **filters: Any) -> LoadedModel | None:
+        """The seeds' ``load_best_model``: best version's model, artifacts and metadata."""
+        best = self.get_best_model(metric, **filters)
+        return None if best is None else self.load(best.model_id)
+
+    def _check(self, ref: ArtifactRef, sha256: str, size: int) -> None:
+        if size != ref.size or sha256 != ref.sha256:
+            raise IntegrityError(
+                ref.key,
+                f"checksum mismatch: expected sha256 {ref.sha256} ({ref.size} bytes), "
+                f"found {sha256} ({size} bytes); refusing to deserialize",
+                expected=ref.sha256,
+                actual=sha256,
+            )
+        if self._signing_key is not None:
+            if ref.signature is None:
+                raise IntegrityError(ref.key, "artifact is not signed and signing is required")
+            expected = self._signature(ref.key, ref.sha256, ref.size)
+            assert expected is not None
+            if not hmac.compare_digest(expected, ref.signature):
+                raise IntegrityError(ref.key, "signature does not match (wrong key or tampering)")
+
+    def _load_artifact(self, ref: ArtifactRef) -> Any:
+        serializer = self._serializer_named(ref.serializer)
+        try:
+            stream = self.storage.open(ref.key)
+        except (FileNotFoundError, OSError) as exc:
+            raise IntegrityError(ref.key, f"artifact cannot be read: {exc}") from exc
+        with stream:
+            if ref.size <= IN_MEMORY_LOAD_LIMIT:
+                data = stream.read(ref.size + 1)
+                self._check(ref, hashlib.sha256(data).hexdigest(), len(data))
+                return self._deserialize(serializer, ref, io.BytesIO(data))
+            digest = hashlib.sha256()
+            size = 0
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+            self._check(ref, digest.hexdigest(), size)
+            stream.seek(0)
+            return self._deserialize(serializer, ref, stream)
+
+    @staticmethod
+    def _deserialize(serializer: Serializer, ref: ArtifactRef, stream: IO[bytes]) -> Any:
+        try:
+            return serializer.load(stream)
+        except Exception as exc:
+            raise IntegrityError(
+                ref.key, f"verified bytes failed to deserialize with {serializer.name}: {exc}"
+            ) from exc
+
+    # -- querying -------------------------------------------------------------------
+
+    def _query(
+        self,
+        *,
+        model_name: str | None = None,
+        model_type: str | None = None,
+        stage: str | Stage | None = None,
+        alias: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        min_metrics: Mapping[str, float] | None = None,
+        max_metrics: Mapping[str, float] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        order_by: str = "model_id",
+        descending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+        **thresholds: float | None,
+    ) -> Query:
+        lows = dict(min_metrics or {})
+        highs = dict(max_metrics or {})
+        for key, value in thresholds.items():
+            if value is None:
+                continue
+            if key.startswith("min_"):
+                lows[check_metric_name(key[4:])] = value
+            elif key.startswith("max_"):
+                highs[check_metric_name(key[4:])] = value
+            else:
+                raise InvalidInputError(
+                    f"unknown filter {key!r}; metric thresholds are min_<metric>= / max_<metric>="
+                )
+        bounds = [
+            MetricBound(name=name, minimum=lows.get(name), maximum=highs.get(name))
+            for name in sorted(set(lows) | set(highs))
+        ]
+        return Query(
+            model_name=model_name,
+            model_type=model_type,
+            stage=stage,
+            alias=alias,
+            tags=tags,
+            bounds=bounds,
+            created_after=created_after,
+            created_before=created_before,
+            order_by=order_by,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+        )
+
+    def list_models(
+        self, model_type: str | None = None, min_f1: float | None = None, **filters: Any
+    ) -> list[ModelMetadata]:
+        """Versions matching every filter; [] when none do.
+
+        Filters: ``model_name``, ``model_type``, ``stage``, ``alias``, ``tags``,
+        ``min_<metric>`` / ``max_<metric>`` (or ``min_metrics`` / ``max_metrics``
+        dicts), ``created_after`` / ``created_before``; ``order_by`` a field or
+        a metric, ``descending``, ``limit``, ``offset``. Ties go by id.
+        """
+        query = self._query(model_type=model_type, min_f1=min_f1, **filters)
+        return self.store.find(query)
+
+    def count_models(self, **filters: Any) -> int:
+        return self.store.count(self._query(**filters))
+
+    def get_best_model(
+        self, metric: str | None = None, model_type: str | None = None, **filters: Any
+    ) -> ModelMetadata | None:
+        """The best version by ``metric`` (its direction inferred from its name)
+        or, without one, by the registry's scoring policy; None if nothing ranks."""
+        ranking = (
+            self.scoring.ranking()
+            if metric is None
+            else Ranking.by_metric(check_metric_name(metric))
+        )
+        for key in ("order_by", "descending", "limit", "offset"):
+            if key in filters:
+                raise InvalidInputError(f"get_best_model does not take {key}=")
+        return self.store.best(ranking, self._query(model_type=model_type, **filters))
+
+    def score(self, metadata: ModelMetadata) -> float | None:
+        """The scoring policy's score of one version (None if it cannot be ranked)."""
+        return self.scoring.ranking().score(metadata)
+
+    def compare_models(
+        self, model_name: str | None = None, limit: int = 10, **filters: Any
+    ) -> list[dict[str, Any]]:
+        """Versions ranked by the scoring policy, as rows ready for a table."""
+        rows = []
+        for metadata in self.store.find(self._query(model_name=model_name, **filters)):
+            score = self.score(metadata)
+            if score is not None:
+                rows.append((score, metadata))
+        rows.sort(key=lambda pair: (pair[0], pair[1].model_id), reverse=True)
+        return [
+            {
+                "rank": rank,
+                "model_id": m.model_id,
+                "model_name": m.model_name,
+                "model_type": m.model_type,
+                "version": m.version,
+                "stage": m.stage.value,
+                "metrics": dict(m.metrics),
+                "score": score,
+            }
+            for rank, (score, m) in enumerate(rows[:limit], start=1)
+        ]
+
+    def get_model_versions(self, model_name: str) -> list[ModelMetadata]:
+        """Every version of ``model_name``, oldest first."""
+        return self.store.find(Query(model_name=model_name, order_by="model_id"))
+
+    def get_production_model(self, model_name: str) -> ModelMetadata | None:
+        found = self.store.find(
+            Query(
+                model_name=model_name,
+                stage=Stage.PRODUCTION,
+                order_by="version",
+                descending=True,
+                limit=1,
+            )
+        )
+        return found[0] if found else None
+
+    def model_names(self) -> list[str]:
+        return self.store.model_names()
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def transition_stage(
+        self,
+        model_name: str,
+        version: str,
+        stage: str | Stage,
+        *,
+        archive_existing: bool = True,
+        reason: str = "",
+    ) -> ModelMetadata:
+        """Move a version to ``stage``. Promoting to Production archives the
+        name's previous Production version unless ``archive_existing=False``."""
+        target_stage = Stage.parse(stage)
+        current = self.get_metadata(model_name=model_name, version=version)
+        self.plugins.before_stage_transition(
+            registry=self, metadata=current, from_stage=current.stage, to_stage=target_stage
+        )
+        changed = self.store.set_stage(
+            current.model_id,
+            target_stage,
+            archive_others=archive_existing,
+            actor=self.user,
+            reason=reason,
+        )
+        if not changed:
+            raise ModelNotFoundError(f"{model_name}:{version} was deleted meanwhile")
+        self.plugins.after_stage_transition(
+            registry=self, metadata=changed[0], from_stage=current.stage, to_stage=target_stage
+        )
+        for archived in changed[1:]:
+            self.plugins.after_stage_transition(
+                registry=self,
+                metadata=archived,
+                from_stage=Stage.PRODUCTION,
+                to_stage=Stage.ARCHIVED,
+            )
+        return changed[0]
+
+    def promote(
+        self, reference: int | str, stage: str | Stage = Stage.PRODUCTION, *, reason: str = ""
+    ) -> ModelMetadata:
+        """``transition_stage`` by reference: ``promote("xgb:1.0.2")``."""
+        metadata = self.get_metadata(reference)
+        return self.transition_stage(metadata.model_name, metadata.version, stage, reason=reason)
+
+    def rollback(self, model_name: str, *, reason: str = "rollback") -> ModelMetadata:
+        """Put the previous Production version back and archive the current one."""
+        current = self.get_production_model(model_name)
+        if current is None:
+            raise ModelNotFoundError(f"{model_name!r} has no Production version to roll back")
+        for event in reversed(self.store.audit_log(model_name)):
+            if (
+                event.action == "stage"
+                and event.from_value == Stage.PRODUCTION.value
+                and event.version != current.version
+            ):
+                previous = self.store.find(Query(model_name=model_name, version=event.version))
+                if previous:
+                    return self.transition_stage(
+                        model_name, previous[0].version, Stage.PRODUCTION, reason=reason
+                    )
+        raise ModelNotFoundError(
+            f"{model_name!r} has no earlier Production version to roll back to"
+        )
+
+    def set_alias(self, reference: int | str, alias: str, *, reason: str = "") -> ModelMetadata:
+        """Point ``alias`` (e.g. ``champion``) at a version; it moves if set before."""
+        check_alias(alias)
+        metadata = self.get_metadata(reference)
+        self.store.set_alias(
+            metadata.model_name, alias, metadata.model_id, actor=self.user, reason=reason
+        )
+        return self.get_metadata(metadata.model_id)
+
+    def delete_alias(self, model_name: str, alias: str, *, reason: str = "") -> bool:
+        check_name("model_name", model_name)
+        check_alias(alias)
+        previous = self.store.set_alias(model_name, alias, None, actor=self.user, reason=reason)
+        return previous is not None
+
+    def update_model(
+        self,
+        reference: int | str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> ModelMetadata:
+        """Edit a version's description and/or replace its tags."""
+        metadata = self.get_metadata(reference)
+        checked = evolve(
+            metadata,
+            description=metadata.description if description is None else description,
+            tags=metadata.tags if tags is None else tags,
+        )
+        updated = self.store.update(
+            metadata.model_id,
+            description=None if description is None else checked.description,
+            tags=None if tags is None else checked.tags,
+        )
+        if updated is None:
+            raise ModelNotFoundError(f"no model version has id {metadata.model_id}")
+        return updated
+
+    def audit_log(self, model_name: str | None = None) -> list[AuditEvent]:
+        """Every stage transition and alias move, oldest first."""
+        return self.store.audit_log(model_name)
+
+    def delete_model(self, model_id: int) -> bool:
+        """Delete a version: its record first, then its files. False if it did not exist."""
+        metadata = self.store.get(model_id)
+        if metadata is None:
+            return False
+        self.plugins.before_delete(registry=self, metadata=metadata)
+        removed = self.store.delete(model_id)
+        if removed is None:
+            return False
+        for ref in [removed.artifact, *removed.artifacts.values()]:
+            self._discard(ref.key)
+        self.plugins.after_delete(registry=self, metadata=removed)
+        return True
+
+    # -- integrity --------------------------------------------------------------------
+
+    def _all_versions(self) -> Iterator[ModelMetadata]:
+        for checkpoints in (False, True):
+            yield from self.store.find(Query(checkpoints=checkpoints))
+
+    def verify(self, *, deep: bool = True) -> VerifyReport:
+        """Check every record's files (hash them when ``deep``) and find
+        orphan and temporary files. Reads only; see :meth:`gc` to clean up."""
+        findings: list[Finding] = []
+        referenced: set[str] = set()
+        checked = 0
+        for metadata in self._all_versions():
+            for ref in [metadata.artifact, *metadata.artifacts.values()]:
+                referenced.add(ref.key)
+                checked += 1
+                size = self.storage.size(ref.key)
+                if size is None:
+                    findings.append(
+                        Finding(
+                            kind="missing",
+                            key=ref.key,
+                            model_id=metadata.model_id,
+                            detail="file recorded but not stored",
+                        )
+                    )
+                    continue
+                if deep:
+                    digest = hashlib.sha256()
+                    with self.storage.open(ref.key) as stream:
+                        while chunk := stream.read(_CHUNK):
+                            digest.update(chunk)
+                    actual = digest.hexdigest()
+                else:
+                    actual = ref.sha256
+                if size != ref.size or actual != ref.sha256:
+                    findings.append(
+                        Finding(
+                            kind="mismatch",
+                            key=ref.key,
+                            model_id=metadata.model_id,
+                            detail=f"expected {ref.sha256} ({ref.size} B), "
+                            f"found {actual} ({size} B)",
+                        )
+                    )
+        for key in self.storage.iter_keys():
+            if key not in referenced:
+                findings.append(
+                    Finding(
+                        kind="orphan",
+                        key=key,
+                        model_id=None,
+                        detail="stored file no record points at",
+                    )
+                )
+        for key in self.storage.iter_temporary():
+            findings.append(
+                Finding(
+                    kind="temporary",
+                    key=key,
+                    model_id=None,
+                    detail="leftover of an unfinished write",
+                )
+            )
+        return VerifyReport(checked=checked, findings=tuple(findings))
+
+    def gc(self, *, dry_run: bool = True, min_age_seconds: float = 3600.0) -> list[str]:
+        """Remove orphan and temporary files (only report them when ``dry_run``).
+
+        A save writes its file before it commits its record, so a young
+        "orphan" may belong to a save still in flight: only files older than
+        ``min_age_seconds`` are touched, and only if no record points at them
+        when we look again just before deleting.
+        """
+        report = self.verify(deep=False)
+        cutoff = time.time() - min_age_seconds
+        doomed = [
+            f
+            for f in report.findings
+            if f.kind in ("orphan", "temporary")
+            and (self.storage.modified_at(f.key) or 0.0) <= cutoff
+        ]
+        if dry_run:
+            return [f.key for f in doomed]
+        referenced = {
+            ref.key for m in self._all_versions() for ref in [m.artifact, *m.artifacts.values()]
+        }
+        removed = []
+        for finding in doomed:
+            if finding.key in referenced:
+                continue
+            if finding.kind == "temporary":
+                self.storage.delete_temporary(finding.key)
+            else:
+                self.storage.delete(finding.key)
+            removed.append(finding.key)
+        return removed

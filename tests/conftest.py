@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+
+from modelshelf import ModelRegistry
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    import numpy as np
+
+STORES = ["sqlite", "json"]
+SERIALIZERS = ["joblib", "cloudpickle"]
+
+
+@pytest.fixture(scope="session")
+def iris() -> tuple[np.ndarray, np.ndarray]:
+    X, y = load_iris(return_X_y=True)
+    return X, y
+
+
+@pytest.fixture(scope="session")
+def logistic(iris: tuple[np.ndarray, np.ndarray]) -> LogisticRegression:
+    X, y = iris
+    return LogisticRegression(max_iter=1000).fit(X, y)
+
+
+@pytest.fixture(scope="session")
+def forest(iris: tuple[np.ndarray, np.ndarray]) -> RandomForestClassifier:
+    X, y = iris
+    return RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+
+
+@pytest.fixture
+def make_registry(tmp_path: Path) -> Iterator[Callable[..., ModelRegistry]]:
+    opened: list[ModelRegistry] = []
+
+    def make(**options: Any) -> ModelRegistry:
+        options.setdefault("storage_path", tmp_path / "registry")
+        registry = ModelRegistry(**options)
+        opened.append(registry)
+        return registry
+
+    yield make
+    for registry in opened:
+        registry.close()
+
+
+@pytest.fixture(
+    params=[(s, z) for s in STORES for z in SERIALIZERS], ids=lambda p: f"{p[0]}-{p[1]}"
+)
+def registry(
+    request: pytest.FixtureRequest, make_registry: Callable[..., ModelRegistry]
+) -> ModelRegistry:
+    """A registry on each bundled store with each bundled serializer."""
+    store, serializer = request.param
+    return make_registry(store=store, serializer=serializer)
+
+
+@pytest.fixture(params=STORES)
+def store_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
