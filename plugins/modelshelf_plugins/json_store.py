@@ -27,7 +27,7 @@ from filelock import FileLock
 
 from modelshelf import converter, hookimpl
 from modelshelf.errors import DuplicateVersionError, MetadataValidationError, StoreError
-from modelshelf.metadata import ModelDraft, ModelMetadata, Stage, metadata_from_draft
+from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata, Stage, metadata_from_draft
 from modelshelf.protocols import AuditEvent, MetadataStore, Provider, VersioningScheme
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class _Index:
         self.by_name: dict[str, dict[str, int]] = {}
         self.aliases: dict[tuple[str, str], int] = {}
         self.audit: list[dict[str, Any]] = []
+        self.model_info: dict[str, dict[str, Any]] = {}
 
     # Each journal operation has exactly one ``_apply_*`` here, used both when
     # writing and when replaying, so the two can never disagree.
@@ -96,6 +97,11 @@ class _Index:
                 self.aliases[key] = entry["id"]
         elif op == "audit":
             self.audit.append(entry["event"])
+        elif op == "model_info":
+            self.model_info[entry["name"]] = {
+                "description": entry["description"],
+                "tags": entry["tags"],
+            }
         else:
             raise MetadataValidationError(f"unknown journal operation {op!r}")
 
@@ -125,6 +131,7 @@ class _Index:
                 for (name, alias), target in sorted(self.aliases.items())
             ],
             "audit": self.audit,
+            "model_info": self.model_info,
         }
 
     @classmethod
@@ -139,6 +146,7 @@ class _Index:
         for alias in data["aliases"]:
             index.aliases[(alias["name"], alias["alias"])] = alias["id"]
         index.audit = list(data["audit"])
+        index.model_info = dict(data.get("model_info", {}))
         return index
 
 
@@ -350,12 +358,13 @@ class JsonStore:
     def add(self, draft: ModelDraft, scheme: VersioningScheme) -> ModelMetadata:
         with self._locked() as index:
             existing = index.by_name.get(draft.model_name, {})
+            releases = [i for i in existing.values() if not index.records[i].checkpoint]
             if draft.requested_version is not None:
                 version = draft.requested_version
                 if version in existing:
                     raise DuplicateVersionError(draft.model_name, version)
-            elif existing:
-                highest = max(existing.values(), key=lambda i: index.version_keys[i])
+            elif releases:
+                highest = max(releases, key=lambda i: index.version_keys[i])
                 version = scheme.next_after(index.records[highest].version)
             else:
                 version = scheme.first()
@@ -489,6 +498,26 @@ class JsonStore:
             if fields:
                 self._append([{"op": "set", "id": model_id, "fields": fields}])
             return index.with_aliases(index.records[model_id])
+
+    def get_model_info(self, model_name: str) -> ModelInfo | None:
+        with self._locked() as index:
+            found = index.model_info.get(model_name)
+            if found is None:
+                return None
+            return ModelInfo(model_name=model_name, **found)
+
+    def set_model_info(self, info: ModelInfo) -> None:
+        with self._locked():
+            self._append(
+                [
+                    {
+                        "op": "model_info",
+                        "name": info.model_name,
+                        "description": info.description,
+                        "tags": dict(info.tags),
+                    }
+                ]
+            )
 
     def close(self) -> None:
         """Nothing stays open between operations."""

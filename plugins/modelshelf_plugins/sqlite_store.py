@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelshelf import converter, hookimpl
 from modelshelf.errors import DuplicateVersionError, StoreError
-from modelshelf.metadata import ModelDraft, ModelMetadata, Stage, metadata_from_draft
+from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata, Stage, metadata_from_draft
 from modelshelf.protocols import AuditEvent, MetadataStore, Provider, VersioningScheme
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS models (
     data TEXT NOT NULL,
     UNIQUE (model_name, version)
 );
-CREATE INDEX IF NOT EXISTS models_by_name_version ON models (model_name, version_key);
+CREATE INDEX IF NOT EXISTS models_by_name_version
+    ON models (model_name, checkpoint, version_key);
 CREATE INDEX IF NOT EXISTS models_by_type ON models (model_type);
 CREATE INDEX IF NOT EXISTS models_by_stage ON models (stage, model_name);
 CREATE INDEX IF NOT EXISTS models_by_created ON models (created_us);
@@ -84,6 +85,11 @@ CREATE TABLE IF NOT EXISTS audit (
     reason TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_by_name ON audit (model_name, id);
+CREATE TABLE IF NOT EXISTS model_info (
+    model_name TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    tags TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS schema_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -164,6 +170,12 @@ def where_clause(query: Query) -> tuple[str, list[Any]]:
     if query.created_before is not None:
         clauses.append("models.created_us < ?")
         params.append(to_micros(query.created_before))
+    if query.dataset is not None:
+        clauses.append("json_extract(models.data, '$.training_info.dataset') = ?")
+        params.append(query.dataset)
+    if query.is_ensemble is not None:
+        clauses.append("models.is_ensemble = ?")
+        params.append(int(query.is_ensemble))
     return " AND ".join(clauses), params
 
 
@@ -266,7 +278,7 @@ class SqliteStore:
                     raise DuplicateVersionError(name, version)
             else:
                 row = conn.execute(
-                    "SELECT version FROM models WHERE model_name = ? "
+                    "SELECT version FROM models WHERE model_name = ? AND checkpoint = 0 "
                     "ORDER BY version_key DESC LIMIT 1",
                     (name,),
                 ).fetchone()
@@ -531,6 +543,24 @@ class SqliteStore:
             )
             for at, name, version, action, old, new, actor, reason in rows
         ]
+
+    def get_model_info(self, model_name: str) -> ModelInfo | None:
+        rows = self._read(
+            "SELECT description, tags FROM model_info WHERE model_name = ?", (model_name,)
+        )
+        if not rows:
+            return None
+        description, tags = rows[0]
+        return ModelInfo(model_name=model_name, description=description, tags=json.loads(tags))
+
+    def set_model_info(self, info: ModelInfo) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO model_info (model_name, description, tags) VALUES (?, ?, ?) "
+                "ON CONFLICT (model_name) DO UPDATE SET description = excluded.description, "
+                "tags = excluded.tags",
+                (info.model_name, info.description, json.dumps(info.tags, sort_keys=True)),
+            )
 
     def explain(self, sql: str, params: Sequence[Any]) -> list[str]:
         """EXPLAIN QUERY PLAN of a statement, for tests that check index use."""

@@ -366,6 +366,15 @@ class ModelMetadata(_VersionFields):
         return f"{self.model_name}:{self.version}"
 
 
+@frozen(kw_only=True)
+class ModelInfo:
+    """What belongs to a model name rather than to one of its versions."""
+
+    model_name: str = field(validator=_name_validator)
+    description: str = field(default="", converter=_to_description)
+    tags: dict[str, str] = field(factory=dict, converter=_to_tags)
+
+
 def metadata_from_draft(
     draft: ModelDraft, *, model_id: int, version: str, aliases: tuple[str, ...] = ()
 ) -> ModelMetadata:

@@ -17,7 +17,7 @@ from attrs import field, frozen
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from modelshelf.metadata import ModelDraft, ModelMetadata, Stage
+    from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata, Stage
     from modelshelf.query import Query, Ranking
 
 T = TypeVar("T")
@@ -159,8 +159,9 @@ class MetadataStore(Protocol):
 
         The version is ``draft.requested_version`` (DuplicateVersionError if the
         name has it already) or ``scheme.next_after(highest)`` / ``scheme.first()``,
-        decided inside the same transaction as the insert, so concurrent writers
-        never get the same version.
+        where ``highest`` is the name's highest release version by
+        ``scheme.sort_key`` (checkpoints never count), decided inside the same
+        transaction as the insert, so concurrent writers never get the same version.
         """
         ...
 
@@ -198,6 +199,14 @@ class MetadataStore(Protocol):
         ...
 
     def audit_log(self, model_name: str | None) -> list[AuditEvent]: ...
+
+    def get_model_info(self, model_name: str) -> ModelInfo | None:
+        """The name-level description and tags, or None if never set."""
+        ...
+
+    def set_model_info(self, info: ModelInfo) -> None:
+        """Create or replace the name-level description and tags."""
+        ...
 
     def close(self) -> None: ...
 

@@ -144,6 +144,8 @@ class Query:
     bounds: tuple[MetricBound, ...] = field(default=(), converter=_bounds)
     created_after: datetime | None = field(default=None, converter=_optional_time)
     created_before: datetime | None = field(default=None, converter=_optional_time)
+    dataset: str | None = None
+    is_ensemble: bool | None = None
     checkpoints: bool = False
     order_by: str = field(default="model_id", converter=_order_by)
     descending: bool = False
@@ -167,6 +169,8 @@ class Query:
             and all(bound.accepts(m.metrics) for bound in self.bounds)
             and (self.created_after is None or m.created_at >= self.created_after)
             and (self.created_before is None or m.created_at < self.created_before)
+            and (self.dataset is None or m.training_info.dataset == self.dataset)
+            and (self.is_ensemble is None or m.training_info.is_ensemble is self.is_ensemble)
             and m.checkpoint is self.checkpoints
         )
 
