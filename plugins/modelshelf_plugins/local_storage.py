@@ -101,7 +101,10 @@ class LocalArtifactStore:
 
     def put(self, key: str, write: Callable[[IO[bytes]], None]) -> StoredFile:
         path = self.path_for(key)
-        self._ensure_directory(path.parent)
+        try:
+            self._ensure_directory(path.parent)
+        except OSError as exc:
+            raise StoreError(f"could not write {key}: {exc}") from exc
         temp = path.with_name(f".{path.name}{TEMP_MARKER}{uuid.uuid4().hex}")
         try:
             with open(temp, "xb") as raw:
