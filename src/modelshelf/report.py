@@ -1,0 +1,558 @@
+"""One self-contained HTML page that compares model versions.
+
+``write_report`` renders the versions of one model name (or of every name)
+as a sortable table and as charts: each metric across a name's versions, and
+each metric by lifecycle stage. The page must open anywhere, offline and
+years later, so everything is inline: CSS, a few lines of JavaScript, and
+charts drawn as SVG here in Python. Nothing is fetched, no library is
+vendored, and every piece of user text is HTML-escaped.
+
+The page's script marks ``<body>`` with ``data-report-ready="yes"`` once it
+ran and records any script error in ``data-js-error`` (and shows it), so a
+headless browser can tell a page that rendered from one that broke.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modelshelf.errors import InvalidInputError, ModelNotFoundError
+from modelshelf.metadata import Stage, check_metric_name, check_name
+from modelshelf.query import lower_is_better
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from modelshelf.metadata import ModelMetadata
+    from modelshelf.registry import ModelRegistry
+
+__all__ = ["write_report"]
+
+#: Written inside ``path`` when ``path`` is an existing directory.
+DEFAULT_FILE_NAME = "report.html"
+
+STAGE_ORDER: tuple[Stage, ...] = (Stage.NONE, Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED)
+STAGE_COLOURS: dict[Stage, str] = {
+    Stage.NONE: "#8b95a5",
+    Stage.STAGING: "#d98e04",
+    Stage.PRODUCTION: "#1f9254",
+    Stage.ARCHIVED: "#5b6fa8",
+}
+#: Line colours for model names, cycled (Tableau 10, colour-blind friendly).
+SERIES_COLOURS = (
+    "#4e79a7",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#f28e2b",
+    "#bab0ac",
+)
+
+# Chart geometry, in SVG user units (the SVG scales to its card's width).
+WIDTH, HEIGHT = 420, 240
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 52
+
+
+def write_report(
+    registry: ModelRegistry,
+    path: str | os.PathLike[str],
+    *,
+    model_name: str | None = None,
+    metrics: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write an HTML report comparing versions and return the file's path.
+
+    :param registry: the registry to read (nothing is written to it).
+    :param path: the file to write; an existing directory gets ``report.html``
+        inside it. Parent directories are created. The file is replaced
+        atomically, so a reader never sees half a report.
+    :param model_name: report only this name's versions; ``None`` reports every name.
+    :param metrics: the metrics to show, in this order; ``None`` shows every
+        metric any reported version has.
+    :param title: the page title; defaults to "modelshelf report" (and the name).
+    :returns: the path of the written file.
+    :raises ModelNotFoundError: ``model_name`` has no versions.
+    :raises InvalidInputError: a metric no reported version has, or a bad argument.
+    """
+    if model_name is not None:
+        check_name("model_name", model_name)
+    if title is not None and not isinstance(title, str):
+        raise InvalidInputError(f"title: must be a string, got {type(title).__name__}")
+    names = [model_name] if model_name is not None else registry.model_names()
+    by_name = {name: registry.list_models(model_name=name, order_by="version") for name in names}
+    by_name = {name: found for name, found in by_name.items() if found}
+    if model_name is not None and not by_name:
+        raise ModelNotFoundError(f"no versions of model {model_name!r} to report on")
+    versions = [m for found in by_name.values() for m in found]
+    shown = _choose_metrics(versions, metrics)
+    if title is None:
+        title = "modelshelf report" + (f": {model_name}" if model_name else "")
+
+    page = _render_page(registry, title, by_name, shown)
+    target = Path(path)
+    if target.is_dir():
+        target = target / DEFAULT_FILE_NAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(target, page)
+    return target
+
+
+def _choose_metrics(versions: Sequence[ModelMetadata], metrics: Sequence[str] | None) -> list[str]:
+    recorded = sorted({name for m in versions for name in m.metrics})
+    if metrics is None:
+        return recorded
+    if isinstance(metrics, str):
+        raise InvalidInputError("metrics: must be a list of metric names, not one string")
+    chosen = [check_metric_name(name) for name in metrics]
+    if not chosen:
+        raise InvalidInputError("metrics: give at least one metric name, or None for all")
+    missing = [name for name in chosen if name not in recorded]
+    if missing:
+        raise InvalidInputError(
+            f"metrics: no reported version has {', '.join(map(repr, missing))}; "
+            f"recorded metrics are: {', '.join(recorded) or 'none'}"
+        )
+    return list(dict.fromkeys(chosen))
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    # A sibling temporary file (created exclusively, so with the usual umask
+    # permissions) then a rename: readers see the old report or the new one.
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# -- page ----------------------------------------------------------------------------
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _render_page(
+    registry: ModelRegistry,
+    title: str,
+    by_name: dict[str, list[ModelMetadata]],
+    metrics: list[str],
+) -> str:
+    versions = [m for found in by_name.values() for m in found]
+    colours = {name: SERIES_COLOURS[i % len(SERIES_COLOURS)] for i, name in enumerate(by_name)}
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="generator" content="modelshelf">',
+        f"<title>{_esc(title)}</title>",
+        f"<style>{_CSS}</style>",
+        f"<script>{_ERROR_JS}</script>",
+        "</head><body>",
+        '<div id="js-errors" role="alert" hidden></div>',
+        f"<header><h1>{_esc(title)}</h1>",
+        f'<p class="meta">Registry <code>{_esc(registry.storage_path)}</code> · '
+        f"generated {generated} · scoring policy <code>{_esc(registry.scoring.name)}</code></p>",
+        "</header><main>",
+    ]
+    if not versions:
+        parts.append('<p class="empty">No versions recorded yet.</p>')
+    else:
+        parts.append(_summary(registry, by_name))
+        parts.append(_legend())
+        parts.append(_table(registry, versions, metrics))
+        parts.append(_charts_across_versions(by_name, metrics, colours))
+        parts.append(_charts_by_stage(versions, metrics))
+    parts += ["</main>", f"<script>{_PAGE_JS}</script>", "</body></html>", ""]
+    return "\n".join(parts)
+
+
+def _summary(registry: ModelRegistry, by_name: dict[str, list[ModelMetadata]]) -> str:
+    versions = [m for found in by_name.values() for m in found]
+    production = [m for m in versions if m.stage is Stage.PRODUCTION]
+    scored = [(registry.score(m), m) for m in versions]
+    ranked = [(s, m) for s, m in scored if s is not None]
+    best = max(ranked, key=lambda pair: (pair[0], pair[1].model_id))[1] if ranked else None
+    cards = [
+        ("Versions", str(len(versions))),
+        ("Model names", str(len(by_name))),
+        ("In Production", ", ".join(m.reference for m in production) or "none"),
+        (f"Best by {registry.scoring.name}", best.reference if best else "none scored"),
+    ]
+    items = "".join(
+        f'<div class="card"><div class="label">{_esc(label)}</div>'
+        f'<div class="value">{_esc(value)}</div></div>'
+        for label, value in cards
+    )
+    return f'<section class="summary">{items}</section>'
+
+
+def _legend() -> str:
+    items = "".join(
+        f'<span class="badge" style="background:{STAGE_COLOURS[s]}">{_esc(s.value)}</span>'
+        for s in STAGE_ORDER
+    )
+    return f'<p class="legend">Stages: {items}</p>'
+
+
+def _table(registry: ModelRegistry, versions: list[ModelMetadata], metrics: list[str]) -> str:
+    best: dict[str, float] = {}
+    for metric in metrics:
+        values = [m.metrics[metric] for m in versions if metric in m.metrics]
+        if values:
+            best[metric] = min(values) if lower_is_better(metric) else max(values)
+    head = [
+        ("ID", "num"),
+        ("Name", "text"),
+        ("Version", "num"),
+        ("Stage", "text"),
+        ("Aliases", "text"),
+        ("Type", "text"),
+        ("Created (UTC)", "text"),
+    ]
+    head += [(metric + (" ↓" if lower_is_better(metric) else ""), "num") for metric in metrics]
+    head.append((f"Score ({registry.scoring.name})", "num"))
+    cells = "".join(
+        f'<th scope="col" data-type="{kind}" tabindex="0">{_esc(label)}</th>'
+        for label, kind in head
+    )
+    rows = []
+    for position, m in enumerate(versions):
+        score = registry.score(m)
+        row = [
+            _td(m.model_id, m.model_id),
+            _td(m.model_name),
+            # Sort by the versioning scheme's order, which the query gave us.
+            _td(m.version, position),
+            f'<td data-sort="{STAGE_ORDER.index(m.stage)}"><span class="badge" '
+            f'style="background:{STAGE_COLOURS[m.stage]}">{_esc(m.stage.value)}</span></td>',
+            _td(", ".join(m.aliases)),
+            _td(m.model_type),
+            _td(m.created_at.strftime("%Y-%m-%d %H:%M:%S"), m.created_at.isoformat()),
+        ]
+        for metric in metrics:
+            if metric in m.metrics:
+                value = m.metrics[metric]
+                mark = ' class="best"' if value == best.get(metric) else ""
+                row.append(f'<td data-sort="{value!r}"{mark}>{_fmt(value)}</td>')
+            else:
+                row.append('<td data-sort="" class="missing">—</td>')
+        row.append(_td(_fmt(score), repr(score)) if score is not None else _td("—", ""))
+        tip = f"{m.reference}: {m.description}" if m.description else m.reference
+        rows.append(f'<tr data-model-id="{m.model_id}" title="{_esc(tip)}">{"".join(row)}</tr>')
+    return (
+        '<section><h2>Versions</h2><p class="hint">Click a column to sort; the best value '
+        "of each metric is highlighted (↓: lower is better).</p>"
+        '<div class="table-wrap"><table id="versions">'
+        f"<thead><tr>{cells}</tr></thead><tbody>{''.join(rows)}</tbody></table></div></section>"
+    )
+
+
+def _td(text: object, sort: object = None) -> str:
+    key = f' data-sort="{_esc(sort)}"' if sort is not None else ""
+    return f"<td{key}>{_esc(text)}</td>"
+
+
+# -- charts ----------------------------------------------------------------------------
+
+
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values covering [low, high], about ``count`` of them."""
+    if not high > low:
+        pad = abs(low) * 0.1 or 1.0
+        low, high = low - pad, high + pad
+    raw = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = magnitude * 10
+    for factor in (1, 2, 2.5, 5, 10):
+        if (high - low) / (factor * magnitude) <= count:
+            step = factor * magnitude
+            break
+    start = math.floor(low / step) * step
+    stop = math.ceil(high / step) * step
+    n = round((stop - start) / step)
+    return [start + i * step for i in range(n + 1)]
+
+
+class _Axis:
+    """Maps values onto the plot area's vertical extent."""
+
+    def __init__(self, values: Iterable[float], *, include_zero: bool = False) -> None:
+        data = list(values)
+        low, high = min(data), max(data)
+        if include_zero:
+            low, high = min(low, 0.0), max(high, 0.0)
+        else:
+            pad = (high - low) * 0.08
+            low, high = low - pad, high + pad
+        self.ticks = _ticks(low, high)
+        self.low, self.high = self.ticks[0], self.ticks[-1]
+
+    def y(self, value: float) -> float:
+        span = self.high - self.low
+        return TOP + (HEIGHT - TOP - BOTTOM) * (1 - (value - self.low) / span)
+
+    def grid(self) -> str:
+        lines = []
+        for tick in self.ticks:
+            y = self.y(tick)
+            lines.append(
+                f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+                f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+                f"{_fmt(round(tick, 12))}</text>"
+            )
+        return "".join(lines)
+
+
+def _svg(label: str, body: str) -> str:
+    return (
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="{_esc(label)}"><title>{_esc(label)}</title>{body}</svg>'
+    )
+
+
+def _point(m: ModelMetadata, x: float, y: float, value: float, metric: str) -> str:
+    tip = f"{m.reference} ({m.stage.value}) {metric} = {_fmt(value)}"
+    return (
+        f'<circle class="point" data-model-id="{m.model_id}" cx="{x:.1f}" cy="{y:.1f}" r="4.5" '
+        f'fill="{STAGE_COLOURS[m.stage]}"><title>{_esc(tip)}</title></circle>'
+    )
+
+
+def _line_chart(name: str, versions: list[ModelMetadata], metric: str, colour: str) -> str:
+    points = [(i, m) for i, m in enumerate(versions) if metric in m.metrics]
+    axis = _Axis(m.metrics[metric] for _, m in points)
+    plot_width = WIDTH - LEFT - RIGHT
+    slot = plot_width / max(len(versions), 1)
+
+    def x(index: int) -> float:
+        return LEFT + slot * (index + 0.5)
+
+    body = [axis.grid()]
+    every = max(1, math.ceil(len(versions) / 10))
+    for i, m in enumerate(versions):
+        if i % every == 0 or i == len(versions) - 1:
+            body.append(
+                f'<text class="tick" x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 14}" '
+                f'text-anchor="end" transform="rotate(-35 {x(i):.1f} {HEIGHT - BOTTOM + 14})">'
+                f"{_esc(m.version)}</text>"
+            )
+    path = " ".join(
+        f"{'M' if n == 0 else 'L'}{x(i):.1f},{axis.y(m.metrics[metric]):.1f}"
+        for n, (i, m) in enumerate(points)
+    )
+    body.append(f'<path class="series" d="{path}" stroke="{colour}"/>')
+    body += [
+        _point(m, x(i), axis.y(m.metrics[metric]), m.metrics[metric], metric) for i, m in points
+    ]
+    direction = " (lower is better)" if lower_is_better(metric) else ""
+    return _svg(f"{metric} across versions of {name}{direction}", "".join(body))
+
+
+def _stage_chart(versions: list[ModelMetadata], metric: str) -> str:
+    having = [m for m in versions if metric in m.metrics]
+    axis = _Axis((m.metrics[metric] for m in having), include_zero=True)
+    slot = (WIDTH - LEFT - RIGHT) / len(STAGE_ORDER)
+    body = [axis.grid()]
+    zero = axis.y(0.0)
+    for column, stage in enumerate(STAGE_ORDER):
+        centre = LEFT + slot * (column + 0.5)
+        in_stage = [m for m in having if m.stage is stage]
+        body.append(
+            f'<text class="tick" x="{centre:.1f}" y="{HEIGHT - BOTTOM + 16}" '
+            f'text-anchor="middle">{_esc(stage.value)}</text>'
+            f'<text class="count" x="{centre:.1f}" y="{HEIGHT - BOTTOM + 30}" '
+            f'text-anchor="middle">n={len(in_stage)}</text>'
+        )
+        if not in_stage:
+            continue
+        mean = sum(m.metrics[metric] for m in in_stage) / len(in_stage)
+        top, bottom = sorted((axis.y(mean), zero))
+        body.append(
+            f'<rect class="bar" x="{centre - slot * 0.3:.1f}" y="{top:.1f}" '
+            f'width="{slot * 0.6:.1f}" height="{max(bottom - top, 1.0):.1f}" '
+            f'fill="{STAGE_COLOURS[stage]}"><title>{_esc(stage.value)}: mean {metric} = '
+            f"{_fmt(mean)} over {len(in_stage)} version(s)</title></rect>"
+        )
+        for k, m in enumerate(in_stage):
+            # Spread the dots across the bar so equal values stay visible.
+            offset = (k - (len(in_stage) - 1) / 2) * min(8.0, slot * 0.5 / len(in_stage))
+            value = m.metrics[metric]
+            body.append(_point(m, centre + offset, axis.y(value), value, metric))
+    direction = " (lower is better)" if lower_is_better(metric) else ""
+    return _svg(f"{metric} by stage{direction}", "".join(body))
+
+
+def _charts_across_versions(
+    by_name: dict[str, list[ModelMetadata]], metrics: list[str], colours: dict[str, str]
+) -> str:
+    if not metrics:
+        return (
+            "<section><h2>Metrics across versions</h2>"
+            '<p class="empty">No metrics recorded.</p></section>'
+        )
+    groups = []
+    for name, versions in by_name.items():
+        cards = "".join(
+            f'<figure class="chart-card"><figcaption>{_esc(metric)}</figcaption>'
+            f"{_line_chart(name, versions, metric, colours[name])}</figure>"
+            for metric in metrics
+            if any(metric in m.metrics for m in versions)
+        )
+        if cards:
+            groups.append(
+                f'<h3><span class="swatch" style="background:{colours[name]}"></span>'
+                f"{_esc(name)} <small>{len(versions)} version(s), in version order</small></h3>"
+                f'<div class="charts">{cards}</div>'
+            )
+    return f"<section><h2>Metrics across versions</h2>{''.join(groups)}</section>"
+
+
+def _charts_by_stage(versions: list[ModelMetadata], metrics: list[str]) -> str:
+    if not metrics:
+        return ""
+    cards = "".join(
+        f'<figure class="chart-card"><figcaption>{_esc(metric)}</figcaption>'
+        f"{_stage_chart(versions, metric)}</figure>"
+        for metric in metrics
+    )
+    return (
+        '<section><h2>Metrics by stage</h2><p class="hint">Bars are the mean of the versions '
+        f'in each stage; dots are the versions.</p><div class="charts">{cards}</div></section>'
+    )
+
+
+# -- inline assets ---------------------------------------------------------------------
+
+_CSS = """
+:root{--fg:#1d2330;--muted:#5d6675;--line:#d9dee7;--bg:#ffffff;--card:#f5f7fa;--accent:#4e79a7}
+*{box-sizing:border-box}
+body{margin:0;padding:24px 32px;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,
+"Helvetica Neue",Arial,sans-serif;color:var(--fg);background:var(--bg)}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px}
+h3{font-size:15px;margin:18px 0 8px;display:flex;align-items:center;gap:8px}
+h3 small{color:var(--muted);font-weight:normal}
+.meta,.hint,.legend{color:var(--muted);margin:4px 0}
+code{background:var(--card);padding:1px 4px;border-radius:3px}
+.summary{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
+.card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 14px;
+min-width:160px}
+.card .label{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+.card .value{font-size:18px;font-weight:600;word-break:break-all}
+.badge{display:inline-block;color:#fff;border-radius:10px;padding:1px 8px;font-size:12px;
+margin-right:4px}
+.swatch{display:inline-block;width:14px;height:14px;border-radius:3px}
+.table-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:8px}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
+th{background:var(--card);cursor:pointer;user-select:none;position:sticky;top:0}
+th[aria-sort=ascending]::after{content:" ▲"}th[aria-sort=descending]::after{content:" ▼"}
+td.best{font-weight:700;color:#1f7a45;background:#e8f6ee}td.missing{color:var(--muted)}
+tr.highlight td{background:#fff4d6}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px}
+.chart-card{margin:0;background:var(--card);border:1px solid var(--line);border-radius:8px;
+padding:8px}
+.chart-card figcaption{font-weight:600;margin:0 0 4px 4px}
+svg.chart{width:100%;height:auto;display:block;background:#fff;border-radius:6px}
+svg .grid{stroke:#e6e9ef;stroke-width:1}
+svg .tick,svg .count{fill:var(--muted);font-size:11px}
+svg .series{fill:none;stroke-width:2}
+svg .bar{opacity:.35}
+svg .point{stroke:#fff;stroke-width:1.5;cursor:pointer}
+svg .point.highlight{stroke:#1d2330;stroke-width:2.5}
+#js-errors{background:#fde2e1;color:#8a1c17;border:1px solid #f5b5b1;padding:8px 12px;
+border-radius:6px;margin-bottom:12px;white-space:pre-wrap}
+.empty{color:var(--muted);font-style:italic}
+@media print{th{position:static}.chart-card{break-inside:avoid}}
+"""
+
+# Runs first, in <head>: any later script error is recorded in the DOM.
+_ERROR_JS = """
+window.onerror=function(message,source,line){
+  var text=String(message)+" (line "+line+")";
+  var mark=function(){
+    document.body.setAttribute("data-js-error",text);
+    var box=document.getElementById("js-errors");
+    if(box){box.hidden=false;box.textContent="Report script error: "+text;}
+  };
+  if(document.body){mark();}else{document.addEventListener("DOMContentLoaded",mark);}
+  return false;
+};
+"""
+
+_PAGE_JS = """
+(function(){
+  "use strict";
+  var table=document.getElementById("versions");
+  function key(row,index,type){
+    var cell=row.cells[index];
+    var raw=cell.hasAttribute("data-sort")?cell.getAttribute("data-sort"):cell.textContent;
+    if(type==="num"){var n=parseFloat(raw);return isNaN(n)?null:n;}
+    return raw.toLowerCase();
+  }
+  function sortBy(th){
+    var index=th.cellIndex,type=th.getAttribute("data-type");
+    var ascending=th.getAttribute("aria-sort")!=="ascending";
+    var body=table.tBodies[0],rows=Array.prototype.slice.call(body.rows);
+    rows.sort(function(a,b){
+      var x=key(a,index,type),y=key(b,index,type);
+      if(x===null&&y===null){return 0;}
+      if(x===null){return 1;}
+      if(y===null){return -1;}
+      var order=x<y?-1:(x>y?1:0);
+      return ascending?order:-order;
+    });
+    rows.forEach(function(row){body.appendChild(row);});
+    Array.prototype.forEach.call(table.tHead.rows[0].cells,function(cell){
+      cell.removeAttribute("aria-sort");
+    });
+    th.setAttribute("aria-sort",ascending?"ascending":"descending");
+  }
+  if(table){
+    Array.prototype.forEach.call(table.tHead.rows[0].cells,function(th){
+      th.addEventListener("click",function(){sortBy(th);});
+      th.addEventListener("keydown",function(e){if(e.key==="Enter"){sortBy(th);}});
+    });
+  }
+  function highlight(id,on){
+    var nodes=document.querySelectorAll('[data-model-id="'+id+'"]');
+    Array.prototype.forEach.call(nodes,function(node){node.classList.toggle("highlight",on);});
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("[data-model-id]"),function(node){
+    var id=node.getAttribute("data-model-id");
+    node.addEventListener("mouseenter",function(){highlight(id,true);});
+    node.addEventListener("mouseleave",function(){highlight(id,false);});
+  });
+  function box(node){
+    if(!node){return null;}
+    var r=node.getBoundingClientRect();
+    return {x:Math.round(r.left+window.scrollX),y:Math.round(r.top+window.scrollY),
+            width:Math.round(r.width),height:Math.round(r.height)};
+  }
+  document.body.setAttribute("data-layout",JSON.stringify({
+    table:box(table),chart:box(document.querySelector("svg.chart")),
+    charts:document.querySelectorAll("svg.chart").length,
+    points:document.querySelectorAll("svg .point").length
+  }));
+  document.body.setAttribute("data-report-ready","yes");
+})();
+"""
