@@ -461,6 +461,8 @@ class JsonStore:
     ) -> int | None:
         with self._locked() as index:
             previous = index.aliases.get((model_name, alias))
+            if previous == model_id:
+                return previous  # nothing moves, nothing to record
             old_version = index.records[previous].version if previous in index.records else None
             new_version = None
             if model_id is not None:

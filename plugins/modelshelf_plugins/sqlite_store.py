@@ -461,6 +461,8 @@ class SqliteStore:
                 (model_name, alias),
             ).fetchone()
             previous = None if row is None else int(row[0])
+            if previous == model_id:
+                return previous  # nothing moves, nothing to record
             old_version = None
             if previous is not None:
                 old = conn.execute(

@@ -18,11 +18,13 @@ import os
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from attrs import evolve, frozen
 
+from modelshelf.config import Settings, load_settings
 from modelshelf.errors import (
     AmbiguousVersionError,
     DuplicateVersionError,
@@ -36,12 +38,14 @@ from modelshelf.errors import (
 from modelshelf.metadata import (
     ArtifactRef,
     ModelDraft,
+    ModelInfo,
     ModelMetadata,
     Stage,
     TrainingInfo,
     check_alias,
     check_metric_name,
     check_name,
+    metadata_from_draft,
 )
 from modelshelf.plugins import (
     ARTIFACT_STORE,
@@ -57,8 +61,6 @@ from modelshelf.query import MetricBound, Query, Ranking
 from modelshelf.references import Reference, parse_reference
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from modelshelf.protocols import (
         ArtifactStore,
         AuditEvent,
@@ -79,6 +81,36 @@ DEFAULT_STORAGE_PATH = Path("data/models/registry")
 IN_MEMORY_LOAD_LIMIT = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
 _PENDING_SHA = "0" * 64
+#: Audit reasons of rollback transitions start with this, so history can be replayed.
+ROLLBACK_REASON = "rollback"
+
+
+class _CheckpointVersions:
+    """Versions of checkpoints: ``ckpt-<step>``, ordered by step."""
+
+    name = "checkpoint"
+
+    def version_of(self, step: int) -> str:
+        return f"ckpt-{step}"
+
+    def validate(self, version: str) -> str:
+        self.sort_key(version)
+        return version
+
+    def sort_key(self, version: str) -> str:
+        prefix, _, step = version.partition("-")
+        if prefix != "ckpt" or not step.isdigit():
+            raise InvalidInputError(f"{version!r} is not a checkpoint version (ckpt-<step>)")
+        return f"{int(step):020d}"
+
+    def first(self) -> str:
+        return self.version_of(0)
+
+    def next_after(self, highest: str) -> str:
+        return self.version_of(int(self.sort_key(highest)) + 1)
+
+
+_CHECKPOINTS = _CheckpointVersions()
 
 
 @frozen(kw_only=True)
@@ -88,6 +120,10 @@ class LoadedModel:
     model: Any
     artifacts: dict[str, Any]
     metadata: ModelMetadata
+
+    def __iter__(self) -> Iterator[Any]:
+        """Unpack as ``model, artifacts, metadata = registry.load(...)``."""
+        return iter((self.model, self.artifacts, self.metadata))
 
 
 @frozen(kw_only=True)
@@ -139,11 +175,11 @@ class ModelRegistry:
         self,
         storage_path: str | os.PathLike[str] = DEFAULT_STORAGE_PATH,
         *,
-        store: str | MetadataStore = "sqlite",
-        serializer: str | Serializer = "joblib",
-        storage: str | ArtifactStore = "local",
-        versioning: str | VersioningScheme = "semver",
-        scoring: str | ScoringPolicy = "f1",
+        store: str | MetadataStore | None = None,
+        serializer: str | Serializer | None = None,
+        storage: str | ArtifactStore | None = None,
+        versioning: str | VersioningScheme | None = None,
+        scoring: str | ScoringPolicy | None = None,
         plugins: Sequence[object] = (),
         load_entrypoints: bool = True,
         store_url: str | None = None,
@@ -151,22 +187,37 @@ class ModelRegistry:
         scoring_options: Mapping[str, Any] | None = None,
         signing_key: str | bytes | None = None,
         user: str | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.storage_path = Path(storage_path)
         self.storage_path.mkdir(parents=True, exist_ok=True)
+        #: Settings from ``modelshelf.toml`` (or given); constructor arguments win.
+        self.settings = settings if settings is not None else load_settings(self.storage_path)
+        conf = self.settings
         self.plugins = PluginHost(plugins, load_entrypoints=load_entrypoints)
         self.user = _actor(user)
         self._signing_key = _signing_key(signing_key)
         self.serializer: Serializer = self._choose(
-            SERIALIZER, serializer, **dict(serializer_options or {})
+            SERIALIZER,
+            serializer or conf.serializer or "joblib",
+            **dict(conf.serializer_options if serializer_options is None else serializer_options),
         )
-        self.versioning: VersioningScheme = self._choose(VERSIONING, versioning)
-        self.scoring: ScoringPolicy = self._choose(SCORING, scoring, **dict(scoring_options or {}))
+        self.versioning: VersioningScheme = self._choose(
+            VERSIONING, versioning or conf.versioning or "semver"
+        )
+        self.scoring: ScoringPolicy = self._choose(
+            SCORING,
+            scoring or conf.scoring or "f1",
+            **dict(conf.scoring_options if scoring_options is None else scoring_options),
+        )
         self.storage: ArtifactStore = self._choose(
-            ARTIFACT_STORE, storage, root=str(self.storage_path)
+            ARTIFACT_STORE, storage or conf.storage or "local", root=str(self.storage_path)
         )
         self.store: MetadataStore = self._choose(
-            METADATA_STORE, store, storage_path=self.storage_path, url=store_url
+            METADATA_STORE,
+            store or conf.store or "sqlite",
+            storage_path=self.storage_path,
+            url=store_url or conf.store_url,
         )
         self._serializers: dict[str, Serializer] = {self.serializer.name: self.serializer}
 
@@ -233,7 +284,17 @@ class ModelRegistry:
             artifact_names=list(artifacts or {}),
             parent_id=parent_id,
         )
+        initial_stage = draft.stage
+        draft = evolve(draft, stage=Stage.NONE)
         self.plugins.before_save(registry=self, draft=draft)
+        if initial_stage is not Stage.NONE:
+            # Gates judge a version entering a stage however it gets there.
+            provisional = metadata_from_draft(
+                draft, model_id=1, version=draft.requested_version or "pending"
+            )
+            self.plugins.before_stage_transition(
+                registry=self, metadata=provisional, from_stage=Stage.NONE, to_stage=initial_stage
+            )
         written: list[str] = []
         try:
             main = self._write_object(draft.model_name, model, written)
@@ -249,6 +310,10 @@ class ModelRegistry:
                 self._discard(key)
             raise
         self.plugins.after_save(registry=self, metadata=metadata)
+        if initial_stage is not Stage.NONE:
+            self.transition_stage(
+                metadata.model_name, metadata.version, initial_stage, reason="initial stage"
+            )
         return metadata.model_id
 
     def _draft(
@@ -278,6 +343,12 @@ class ModelRegistry:
                 training_info = TrainingInfo(**training_info)
             except TypeError as exc:
                 raise InvalidInputError(f"training_info: {exc}") from exc
+        if stage is None:
+            stage = self.settings.default_stage
+        quality = training_info.data_quality_score if training_info else None
+        if quality is not None and "data_quality" not in (metrics or {}):
+            # The composite policy and metric filters see it like any metric.
+            metrics = {**(metrics or {}), "data_quality": quality}
         if feature_names is None:
             names = getattr(model, "feature_names_in_", None)
             feature_names = [str(n) for n in names] if names is not None else None
@@ -331,6 +402,108 @@ class ModelRegistry:
             size=stored.size,
             signature=self._signature(stored.key, stored.sha256, stored.size),
         )
+
+    def import_version(
+        self,
+        template: ModelMetadata,
+        files: Mapping[str, Path],
+        *,
+        version: str | None,
+        stage: str | Stage | None = None,
+        parent_id: int | None = None,
+    ) -> ModelMetadata:
+        """Record a version exported elsewhere, from files already serialized.
+
+        ``template`` is the exported metadata: its fields (created_at, tags,
+        training info...) are kept, its ids and storage keys are not.
+        ``files`` maps ``""`` to the model file and each auxiliary artifact's
+        name to its file; every file must hash to what ``template`` recorded.
+        ``version=None`` lets the versioning scheme number it; ``stage`` is the
+        stage to record (the caller decides whether the exported one fits
+        here) and ``parent_id`` a version of this registry. It follows the
+        save path: validate and veto first, write each file durably, then
+        record; a failure removes whatever was written.
+        """
+        refs = {"": template.artifact, **template.artifacts}
+        if set(files) != set(refs):
+            raise InvalidInputError(
+                f"import_version: files {sorted(files)} do not match the recorded "
+                f"artifacts {sorted(refs)}"
+            )
+        for ref in refs.values():
+            self._serializer_named(ref.serializer)
+        if version is not None:
+            version = self.versioning.validate(version)
+            if self.store.count(Query(model_name=template.model_name, version=version)):
+                raise DuplicateVersionError(template.model_name, version)
+        draft = ModelDraft(
+            model_name=template.model_name,
+            model_type=template.model_type,
+            metrics=template.metrics,
+            hyperparameters=template.hyperparameters,
+            description=template.description,
+            tags=template.tags,
+            stage=stage,
+            created_at=template.created_at,
+            training_info=template.training_info,
+            feature_names=template.feature_names,
+            artifact=template.artifact,
+            parent_id=parent_id,
+            checkpoint=template.checkpoint,
+            requested_version=version,
+        )
+        self.plugins.before_save(registry=self, draft=draft)
+        written: list[str] = []
+        try:
+            stored = {
+                name: self._copy_file(template.model_name, files[name], ref, written)
+                for name, ref in refs.items()
+            }
+            main = stored.pop("")
+            metadata = self.store.add(
+                evolve(draft, artifact=main, artifacts=stored), self.versioning
+            )
+        except BaseException:
+            for key in written:
+                self._discard(key)
+            raise
+        self.plugins.after_save(registry=self, metadata=metadata)
+        return metadata
+
+    def _copy_file(
+        self, model_name: str, source: Path, expected: ArtifactRef, written: list[str]
+    ) -> ArtifactRef:
+        suffix = Path(expected.key).suffix
+        key = f"{model_name}/{uuid.uuid4().hex}{suffix}"
+
+        def write(stream: IO[bytes]) -> None:
+            with open(source, "rb") as src:
+                while chunk := src.read(_CHUNK):
+                    stream.write(chunk)
+
+        stored = self.storage.put(key, write)
+        written.append(key)
+        if stored.sha256 != expected.sha256 or stored.size != expected.size:
+            raise IntegrityError(
+                str(source),
+                f"changed while importing: expected sha256 {expected.sha256} "
+                f"({expected.size} bytes), copied {stored.sha256} ({stored.size} bytes)",
+                expected=expected.sha256,
+                actual=stored.sha256,
+            )
+        return ArtifactRef(
+            key=stored.key,
+            serializer=expected.serializer,
+            sha256=stored.sha256,
+            size=stored.size,
+            signature=self._signature(stored.key, stored.sha256, stored.size),
+        )
+
+    def sign_bytes(self, data: bytes) -> str | None:
+        """HMAC-SHA256 of ``data`` with the signing key; None when signing is off."""
+        if self._signing_key is None:
+            return None
+        return hmac.new(self._signing_key, data, hashlib.sha256).hexdigest()
 
     def _discard(self, key: str) -> None:
         try:
@@ -499,6 +672,8 @@ class ModelRegistry:
         max_metrics: Mapping[str, float] | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
+        dataset: str | None = None,
+        is_ensemble: bool | None = None,
         order_by: str = "model_id",
         descending: bool = False,
         limit: int | None = None,
@@ -531,6 +706,8 @@ class ModelRegistry:
             bounds=bounds,
             created_after=created_after,
             created_before=created_before,
+            dataset=dataset,
+            is_ensemble=is_ensemble,
             order_by=order_by,
             descending=descending,
             limit=limit,
@@ -661,22 +838,35 @@ class ModelRegistry:
         metadata = self.get_metadata(reference)
         return self.transition_stage(metadata.model_name, metadata.version, stage, reason=reason)
 
-    def rollback(self, model_name: str, *, reason: str = "rollback") -> ModelMetadata:
-        """Put the previous Production version back and archive the current one."""
+    def rollback(self, model_name: str, *, reason: str = "") -> ModelMetadata:
+        """Put the previous Production version back and archive the current one.
+
+        Production history is a stack read from the audit log: each
+        promotion pushes, each rollback pops. Rolling back twice therefore
+        walks two steps back (3 -> 2 -> 1), never toggles.
+        """
         current = self.get_production_model(model_name)
         if current is None:
             raise ModelNotFoundError(f"{model_name!r} has no Production version to roll back")
-        for event in reversed(self.store.audit_log(model_name)):
-            if (
-                event.action == "stage"
-                and event.from_value == Stage.PRODUCTION.value
-                and event.version != current.version
-            ):
-                previous = self.store.find(Query(model_name=model_name, version=event.version))
-                if previous:
-                    return self.transition_stage(
-                        model_name, previous[0].version, Stage.PRODUCTION, reason=reason
-                    )
+        history: list[str] = []
+        for event in self.store.audit_log(model_name):
+            if event.action != "stage" or event.to_value != Stage.PRODUCTION.value:
+                continue
+            if event.reason.startswith(ROLLBACK_REASON) and history:
+                history.pop()
+                if not history or history[-1] != event.version:
+                    history.append(event.version)
+            else:
+                history.append(event.version)
+        while history and history[-1] == current.version:
+            history.pop()
+        for version in reversed(history):
+            previous = self.store.find(Query(model_name=model_name, version=version))
+            if previous:
+                note = f"{ROLLBACK_REASON} from {current.version}" + (
+                    f": {reason}" if reason else ""
+                )
+                return self.transition_stage(model_name, version, Stage.PRODUCTION, reason=note)
         raise ModelNotFoundError(
             f"{model_name!r} has no earlier Production version to roll back to"
         )
@@ -736,6 +926,228 @@ class ModelRegistry:
             self._discard(ref.key)
         self.plugins.after_delete(registry=self, metadata=removed)
         return True
+
+    # -- names ---------------------------------------------------------------------
+
+    def get_model_info(self, model_name: str) -> ModelInfo:
+        """The description and tags of a model name (empty if never set)."""
+        check_name("model_name", model_name)
+        found = self.store.get_model_info(model_name)
+        if found is not None:
+            return found
+        if not self.store.count(Query(model_name=model_name, limit=1)):
+            raise ModelNotFoundError(f"no model named {model_name!r}")
+        return ModelInfo(model_name=model_name)
+
+    def set_model_info(
+        self,
+        model_name: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> ModelInfo:
+        """Set the description and/or replace the tags of a model name."""
+        check_name("model_name", model_name)
+        current = self.store.get_model_info(model_name) or ModelInfo(model_name=model_name)
+        info = ModelInfo(
+            model_name=model_name,
+            description=current.description if description is None else description,
+            tags=current.tags if tags is None else tags,
+        )
+        self.store.set_model_info(info)
+        return info
+
+    def list_model_names(self, *, tags: Mapping[str, str] | None = None) -> list[str]:
+        """Model names with versions, optionally only those whose name-level tags match."""
+        names = self.store.model_names()
+        if not tags:
+            return names
+        wanted = dict(tags)
+        return [
+            name
+            for name in names
+            if (info := self.store.get_model_info(name)) is not None
+            and all(info.tags.get(k) == v for k, v in wanted.items())
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts by name, type and stage, bytes stored, and the best version per name."""
+        by_name: dict[str, int] = {}
+        by_type: dict[str, int] = {}
+        by_stage: dict[str, int] = {stage.value: 0 for stage in Stage}
+        stored = 0
+        versions = 0
+        for metadata in self.store.find(Query()):
+            versions += 1
+            by_name[metadata.model_name] = by_name.get(metadata.model_name, 0) + 1
+            by_type[metadata.model_type] = by_type.get(metadata.model_type, 0) + 1
+            by_stage[metadata.stage.value] += 1
+            stored += metadata.artifact.size + sum(a.size for a in metadata.artifacts.values())
+        ranking = self.scoring.ranking()
+        best = {}
+        for name in sorted(by_name):
+            winner = self.store.best(ranking, Query(model_name=name))
+            best[name] = None if winner is None else winner.reference
+        return {
+            "versions": versions,
+            "by_name": dict(sorted(by_name.items())),
+            "by_type": dict(sorted(by_type.items())),
+            "by_stage": by_stage,
+            "storage_bytes": stored,
+            "best": best,
+        }
+
+    # -- checkpoints -----------------------------------------------------------------
+
+    def save_checkpoint(
+        self,
+        model: Any,
+        model_name: str,
+        step: int,
+        metrics: Mapping[str, float] | None = None,
+        *,
+        hyperparameters: Mapping[str, Any] | None = None,
+        artifacts: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        keep_last: int | None = None,
+    ) -> int:
+        """Save a training checkpoint of ``model_name`` at ``step``.
+
+        Checkpoints are versions named ``ckpt-<step>`` that no listing, best
+        or reference returns unless asked (``checkpoints=True``), and that
+        never consume a release version. ``keep_last`` drops all but the
+        newest K checkpoints of the name once this one is safely stored.
+        """
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise InvalidInputError(f"step must be an integer >= 0, got {step!r}")
+        if keep_last is not None and (isinstance(keep_last, bool) or keep_last < 1):
+            raise InvalidInputError(f"keep_last must be an integer >= 1, got {keep_last!r}")
+        draft = self._draft(
+            model,
+            model_name=model_name,
+            model_type=None,
+            metrics=metrics,
+            hyperparameters=hyperparameters,
+            description=description,
+            version=None,
+            tags=None,
+            stage=Stage.NONE,
+            training_info=None,
+            feature_names=None,
+            artifact_names=list(artifacts or {}),
+            parent_id=None,
+        )
+        version = _CHECKPOINTS.version_of(step)
+        if self.store.count(Query(model_name=model_name, version=version, checkpoints=True)):
+            raise DuplicateVersionError(model_name, version)
+        draft = evolve(draft, checkpoint=True, requested_version=version)
+        self.plugins.before_save(registry=self, draft=draft)
+        written: list[str] = []
+        try:
+            main = self._write_object(draft.model_name, model, written)
+            extra = {
+                name: self._write_object(draft.model_name, obj, written)
+                for name, obj in (artifacts or {}).items()
+            }
+            metadata = self.store.add(evolve(draft, artifact=main, artifacts=extra), _CHECKPOINTS)
+        except BaseException:
+            for key in written:
+                self._discard(key)
+            raise
+        self.plugins.after_save(registry=self, metadata=metadata)
+        if keep_last is not None:
+            for old in self.list_checkpoints(model_name)[:-keep_last]:
+                self.delete_model(old.model_id)
+        return metadata.model_id
+
+    def list_checkpoints(self, model_name: str) -> list[ModelMetadata]:
+        """Checkpoints of ``model_name``, lowest step first."""
+        return self.store.find(Query(model_name=model_name, checkpoints=True, order_by="version"))
+
+    def load_checkpoint(self, model_name: str, step: int | None = None) -> LoadedModel:
+        """The checkpoint at ``step``, or the latest one; raises if there is none."""
+        query = Query(
+            model_name=model_name,
+            checkpoints=True,
+            version=None if step is None else _CHECKPOINTS.version_of(step),
+            order_by="version",
+            descending=True,
+            limit=1,
+        )
+        found = self.store.find(query)
+        if not found:
+            which = "any checkpoint" if step is None else f"a checkpoint at step {step}"
+            raise ModelNotFoundError(f"{model_name!r} has no {which}")
+        return self.load(found[0].model_id)
+
+    def promote_checkpoint(
+        self, model_name: str, step: int | None = None, *, version: str | None = None, **extra: Any
+    ) -> int:
+        """Release a checkpoint as a regular version (its parent_id points back)."""
+        loaded = self.load_checkpoint(model_name, step)
+        source = loaded.metadata
+        return self.save_model(
+            loaded.model,
+            model_name=model_name,
+            model_type=extra.pop("model_type", source.model_type),
+            metrics=extra.pop("metrics", source.metrics),
+            hyperparameters=extra.pop("hyperparameters", source.hyperparameters),
+            description=extra.pop("description", source.description),
+            version=version,
+            artifacts=loaded.artifacts or None,
+            parent_id=source.model_id,
+            **extra,
+        )
+
+    # -- retention -------------------------------------------------------------------
+
+    def apply_retention(
+        self,
+        model_name: str | None = None,
+        *,
+        keep_last: int | None = None,
+        archived_max_age_days: float | None = None,
+        dry_run: bool = True,
+    ) -> list[ModelMetadata]:
+        """Delete versions the retention policy no longer keeps; returns them.
+
+        Keeps at most ``keep_last`` versions per name (highest versions) and
+        drops Archived versions older than ``archived_max_age_days``; both
+        default to the ``[retention]`` settings. A Production version or one
+        an alias points at is never deleted. ``dry_run`` (the default) only
+        reports what would go.
+        """
+        keep_last = keep_last if keep_last is not None else self.settings.retention.keep_last
+        max_age = (
+            archived_max_age_days
+            if archived_max_age_days is not None
+            else self.settings.retention.archived_max_age_days
+        )
+        if keep_last is not None and (isinstance(keep_last, bool) or keep_last < 1):
+            raise InvalidInputError(f"keep_last must be an integer >= 1, got {keep_last!r}")
+        if max_age is not None and max_age <= 0:
+            raise InvalidInputError(f"archived_max_age_days must be > 0, got {max_age!r}")
+        names = [check_name("model_name", model_name)] if model_name else self.store.model_names()
+        doomed: dict[int, ModelMetadata] = {}
+        for name in names:
+            if keep_last is not None:
+                beyond = Query(
+                    model_name=name, order_by="version", descending=True, offset=keep_last
+                )
+                doomed.update((m.model_id, m) for m in self.store.find(beyond))
+            if max_age is not None:
+                cutoff = datetime.now(timezone.utc) - timedelta(days=max_age)
+                old = Query(model_name=name, stage=Stage.ARCHIVED, created_before=cutoff)
+                doomed.update((m.model_id, m) for m in self.store.find(old))
+        chosen = [
+            m
+            for _, m in sorted(doomed.items())
+            if m.stage is not Stage.PRODUCTION and not m.aliases
+        ]
+        if not dry_run:
+            for metadata in chosen:
+                self.delete_model(metadata.model_id)
+        return chosen
 
     # -- integrity --------------------------------------------------------------------
 
