@@ -203,8 +203,8 @@ def test_created_time_range(reg: ModelRegistry, logistic: Any) -> None:
 def test_bad_query_arguments(reg: ModelRegistry) -> None:
     with pytest.raises(InvalidInputError, match="unknown filter 'colour'"):
         reg.list_models(colour="red")
+    filters: dict[str, Any] = {"min_f1; DROP TABLE models": 1.0}
     with pytest.raises(InvalidInputError, match="metric name"):
-        filters: dict[str, Any] = {"min_f1; DROP TABLE models": 1.0}
         reg.list_models(**filters)
     with pytest.raises(InvalidInputError, match="order_by"):
         reg.list_models(order_by="f1 DESC; --")
