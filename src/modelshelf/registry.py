@@ -295,6 +295,21 @@ class ModelRegistry:
             self.plugins.before_stage_transition(
                 registry=self, metadata=provisional, from_stage=Stage.NONE, to_stage=initial_stage
             )
+        metadata = self._write_and_record(draft, model, artifacts, self.versioning)
+        if initial_stage is not Stage.NONE:
+            self.transition_stage(
+                metadata.model_name, metadata.version, initial_stage, reason="initial stage"
+            )
+        return metadata.model_id
+
+    def _write_and_record(
+        self,
+        draft: ModelDraft,
+        model: Any,
+        artifacts: Mapping[str, Any] | None,
+        scheme: VersioningScheme,
+    ) -> ModelMetadata:
+        """Write every file durably, then record the version; undo the files on failure."""
         written: list[str] = []
         try:
             main = self._write_object(draft.model_name, model, written)
@@ -302,19 +317,13 @@ class ModelRegistry:
                 name: self._write_object(draft.model_name, obj, written)
                 for name, obj in (artifacts or {}).items()
             }
-            metadata = self.store.add(
-                evolve(draft, artifact=main, artifacts=extra), self.versioning
-            )
+            metadata = self.store.add(evolve(draft, artifact=main, artifacts=extra), scheme)
         except BaseException:
             for key in written:
                 self._discard(key)
             raise
         self.plugins.after_save(registry=self, metadata=metadata)
-        if initial_stage is not Stage.NONE:
-            self.transition_stage(
-                metadata.model_name, metadata.version, initial_stage, reason="initial stage"
-            )
-        return metadata.model_id
+        return metadata
 
     def _draft(
         self,
@@ -1042,19 +1051,7 @@ class ModelRegistry:
             raise DuplicateVersionError(model_name, version)
         draft = evolve(draft, checkpoint=True, requested_version=version)
         self.plugins.before_save(registry=self, draft=draft)
-        written: list[str] = []
-        try:
-            main = self._write_object(draft.model_name, model, written)
-            extra = {
-                name: self._write_object(draft.model_name, obj, written)
-                for name, obj in (artifacts or {}).items()
-            }
-            metadata = self.store.add(evolve(draft, artifact=main, artifacts=extra), _CHECKPOINTS)
-        except BaseException:
-            for key in written:
-                self._discard(key)
-            raise
-        self.plugins.after_save(registry=self, metadata=metadata)
+        metadata = self._write_and_record(draft, model, artifacts, _CHECKPOINTS)
         if keep_last is not None:
             for old in self.list_checkpoints(model_name)[:-keep_last]:
                 self.delete_model(old.model_id)
