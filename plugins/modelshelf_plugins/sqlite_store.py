@@ -320,7 +320,8 @@ class SqliteStore:
         found = self._fetch("models.id = ?", (model_id,))
         return found[0] if found else None
 
-    def find(self, query: Query) -> list[ModelMetadata]:
+    def find_sql(self, query: Query) -> tuple[str, list[Any]]:
+        """The statement and parameters :meth:`find` runs (tests EXPLAIN it)."""
         where, params = where_clause(query)
         direction = "DESC" if query.descending else "ASC"
         window, window_params = window_clause(query)
@@ -330,44 +331,52 @@ class SqliteStore:
                 f"WHERE {where} ORDER BY o.value IS NULL, o.value {direction}, "
                 f"models.id {direction}{window}"
             )
-            rows = self._read(sql, [query.order_by, *params, *window_params])
-            return [self._row_to_metadata(row) for row in rows]
+            return sql, [query.order_by, *params, *window_params]
         column = _ORDER_COLUMNS[query.order_by]
         tail = f" ORDER BY {column} {direction}, models.id {direction}{window}"
-        return self._fetch(where, [*params, *window_params], tail)
+        return f"{_SELECT} WHERE {where}{tail}", [*params, *window_params]
+
+    def find(self, query: Query) -> list[ModelMetadata]:
+        sql, params = self.find_sql(query)
+        return [self._row_to_metadata(row) for row in self._read(sql, params)]
 
     def count(self, query: Query) -> int:
         where, params = where_clause(query)
         sql = f"SELECT count(*) FROM models WHERE {where}"  # noqa: S608 - fixed fragments only
         return int(self._read(sql, params)[0][0])
 
-    def best(self, ranking: Ranking, query: Query) -> ModelMetadata | None:
+    def best_sql(self, ranking: Ranking, query: Query) -> tuple[str, list[Any]]:
+        """The statement and parameters :meth:`best` runs (tests EXPLAIN it)."""
         where, params = where_clause(query)
         if len(ranking.terms) == 1 and ranking.required == (ranking.terms[0].metric,):
-            # One metric: walk the (name, value) index from the best end.
+            # One metric: walk the (name, value, model_id) index from the best
+            # end; ordering ties by r.model_id (not models.id) lets the index
+            # give the whole order, so no sort is needed.
             term = ranking.terms[0]
             direction = "DESC" if term.weight >= 0 else "ASC"
-            rows = self._read(
+            return (
                 f"{_SELECT} JOIN metrics r ON r.model_id = models.id AND r.name = ? "
-                f"WHERE {where} ORDER BY r.value {direction}, models.id DESC LIMIT 1",
+                f"WHERE {where} ORDER BY r.value {direction}, r.model_id DESC LIMIT 1",
                 [term.metric, *params],
             )
-        else:
-            values = ", ".join("(?, ?)" for _ in ranking.terms)
-            weights = [item for term in ranking.terms for item in (term.metric, term.weight)]
-            required = "".join(
-                " AND EXISTS (SELECT 1 FROM metrics q WHERE q.model_id = models.id AND q.name = ?)"
-                for _ in ranking.required
-            )
-            rows = self._read(
-                f"WITH weights (name, weight) AS (VALUES {values}) "  # noqa: S608 - fixed fragments; values bound
-                f"{_SELECT} WHERE {where}{required} ORDER BY "
-                "(SELECT coalesce(sum(w.weight * s.value), 0.0) FROM metrics s "
-                " JOIN weights w ON w.name = s.name WHERE s.model_id = models.id) "
-                "* (CASE WHEN models.is_ensemble THEN ? ELSE 1.0 END) DESC, models.id DESC "
-                "LIMIT 1",
-                [*weights, *params, *ranking.required, ranking.ensemble_multiplier],
-            )
+        values = ", ".join("(?, ?)" for _ in ranking.terms)
+        weights = [item for term in ranking.terms for item in (term.metric, term.weight)]
+        required = "".join(
+            " AND EXISTS (SELECT 1 FROM metrics q WHERE q.model_id = models.id AND q.name = ?)"
+            for _ in ranking.required
+        )
+        return (
+            f"WITH weights (name, weight) AS (VALUES {values}) "  # noqa: S608 - fixed fragments; values bound
+            f"{_SELECT} WHERE {where}{required} ORDER BY "
+            "(SELECT coalesce(sum(w.weight * s.value), 0.0) FROM metrics s "
+            " JOIN weights w ON w.name = s.name WHERE s.model_id = models.id) "
+            "* (CASE WHEN models.is_ensemble THEN ? ELSE 1.0 END) DESC, models.id DESC "
+            "LIMIT 1",
+            [*weights, *params, *ranking.required, ranking.ensemble_multiplier],
+        )
+
+    def best(self, ranking: Ranking, query: Query) -> ModelMetadata | None:
+        rows = self._read(*self.best_sql(ranking, query))
         return self._row_to_metadata(rows[0]) if rows else None
 
     def model_names(self) -> list[str]:

@@ -1,0 +1,125 @@
+"""The SQLite store answers the hot queries from its indexes.
+
+Timings are for benchmarks/ (the machine is noisy); what can be checked
+exactly is the plan. ``EXPLAIN QUERY PLAN`` of the very statement the store
+runs must search an index, never scan the models table, and the
+best-by-metric query must read the metric index in order instead of sorting.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from modelshelf import Query, Ranking, Stage
+from modelshelf.query import MetricBound
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from modelshelf import ModelRegistry
+
+
+@pytest.fixture
+def sqlite_registry(make_registry: Callable[..., ModelRegistry], logistic: Any) -> ModelRegistry:
+    registry = make_registry(store="sqlite")
+    for f1, model_type in ((0.7, "LogisticRegression"), (0.9, "LogisticRegression"), (0.8, "X")):
+        registry.save_model(
+            logistic,
+            "iris",
+            model_type=model_type,
+            metrics={"f1": f1, "loss": 1 - f1},
+            tags={"team": "tabular"},
+        )
+    return registry
+
+
+def plan(registry: ModelRegistry, sql: str, params: list[Any]) -> list[str]:
+    lines: list[str] = registry.store.explain(sql, params)  # type: ignore[attr-defined]
+    assert lines, "EXPLAIN QUERY PLAN returned nothing"
+    return lines
+
+
+def assert_no_table_scan(lines: list[str]) -> None:
+    scans = [line for line in lines if line.startswith("SCAN")]
+    assert not scans, f"full scan in plan: {lines}"
+
+
+@pytest.mark.parametrize(
+    ("metric", "model_type"),
+    [("f1", None), ("f1", "LogisticRegression"), ("loss", None), ("loss", "X")],
+)
+def test_best_by_metric_walks_the_metric_index(
+    sqlite_registry: ModelRegistry, metric: str, model_type: str | None
+) -> None:
+    ranking = Ranking.by_metric(metric)
+    query = Query(model_type=model_type)
+    sql, params = sqlite_registry.store.best_sql(ranking, query)  # type: ignore[attr-defined]
+    lines = plan(sqlite_registry, sql, params)
+    assert lines[0] == "SEARCH r USING COVERING INDEX metrics_by_value (name=?)", lines
+    assert "SEARCH models USING INTEGER PRIMARY KEY (rowid=?)" in lines
+    assert "USE TEMP B-TREE FOR ORDER BY" not in lines, "best-by-metric sorts every row"
+    assert_no_table_scan(lines)
+    if metric == "f1":  # higher is better: the index order is the whole answer
+        assert not any("TEMP B-TREE" in line for line in lines), lines
+    best = sqlite_registry.get_best_model(metric, model_type=model_type)
+    assert best is not None
+    expected = {("f1", None): 0.9, ("f1", "LogisticRegression"): 0.9, ("loss", "X"): 0.8}
+    assert best.metrics["f1"] == pytest.approx(expected.get((metric, model_type), 0.9))
+
+
+def test_filtered_list_searches_type_index_and_metric_key(sqlite_registry: ModelRegistry) -> None:
+    query = Query(
+        model_type="LogisticRegression",
+        bounds=[MetricBound(name="f1", minimum=0.8)],
+        limit=100,
+    )
+    sql, params = sqlite_registry.store.find_sql(query)  # type: ignore[attr-defined]
+    lines = plan(sqlite_registry, sql, params)
+    assert lines[0] == "SEARCH models USING INDEX models_by_type (model_type=?)", lines
+    assert "SEARCH m USING PRIMARY KEY (model_id=? AND name=?)" in lines
+    assert "USE TEMP B-TREE FOR ORDER BY" not in lines  # rows come out in id order
+    assert_no_table_scan(lines)
+    found = sqlite_registry.list_models(model_type="LogisticRegression", min_f1=0.8)
+    assert [m.metrics["f1"] for m in found] == [0.9]
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        (Query(model_name="iris", version="1.0.1"), "sqlite_autoindex_models_1"),
+        (Query(model_name="iris", order_by="version", descending=True, limit=1), None),
+        (
+            Query(
+                model_name="iris",
+                stage=Stage.PRODUCTION,
+                order_by="version",
+                descending=True,
+                limit=1,
+            ),
+            None,
+        ),
+        (Query(model_name="iris", order_by="model_id"), None),
+    ],
+    ids=["reference", "latest", "production", "versions"],
+)
+def test_lookups_by_name_search_an_index(
+    sqlite_registry: ModelRegistry, query: Query, index: str | None
+) -> None:
+    sql, params = sqlite_registry.store.find_sql(query)  # type: ignore[attr-defined]
+    lines = plan(sqlite_registry, sql, params)
+    assert lines[0].startswith("SEARCH models USING INDEX "), lines
+    assert "(model_name=?" in lines[0], lines
+    if index is not None:
+        assert f"USING INDEX {index} " in lines[0], lines
+    assert_no_table_scan(lines)
+
+
+def test_find_runs_the_statement_find_sql_builds(sqlite_registry: ModelRegistry) -> None:
+    """The plans above are only worth checking if they are of the real query."""
+    query = Query(model_type="LogisticRegression", order_by="f1", descending=True)
+    sql, params = sqlite_registry.store.find_sql(query)  # type: ignore[attr-defined]
+    rows = sqlite_registry.store._read(sql, params)  # type: ignore[attr-defined]
+    assert [row[0] for row in rows] == [m.model_id for m in sqlite_registry.store.find(query)]
+    assert len(rows) == 2
