@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from modelshelf.registry import ModelRegistry
+# The suites' plain ``assert`` statements explain themselves only when pytest
+# rewrites them, which it does for these modules once they are registered
+# before their first import.
+pytest.register_assert_rewrite(
+    "modelshelf.testing.contracts",
+    "modelshelf.testing.reference",
+    "modelshelf.testing.stateful",
+)
+
+from modelshelf.registry import ModelRegistry  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -1,0 +1,800 @@
+"""Conformance suites: the tests every plugin of a kind must pass.
+
+A backend subclasses one contract in a test module and overrides one
+fixture that builds its object; everything else comes from here::
+
+    from modelshelf.testing.contracts import MetadataStoreContract
+
+    class TestMyStore(MetadataStoreContract):
+        @pytest.fixture
+        def store(self, tmp_path):
+            store = MyStore(tmp_path / "db")
+            yield store
+            store.close()
+
+The contracts are named ``...Contract`` so pytest does not collect them
+where they are defined, only in a ``Test...`` subclass. Capabilities are
+class attributes with safe defaults; a test that needs a capability the
+backend lacks skips and says why. A backend can override any single test
+by redefining the method (e.g. to mark it ``xfail`` with a reason).
+
+The expected answers come from :mod:`modelshelf.testing.reference`, which
+derives them from :mod:`modelshelf.query` (the reference semantics), so the
+suite and the in-memory reference can never disagree.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+
+import pytest
+from attrs import evolve
+
+from modelshelf.errors import DuplicateVersionError, ModelShelfError
+from modelshelf.metadata import (
+    ArtifactRef,
+    ModelInfo,
+    ModelMetadata,
+    Stage,
+    TrainingInfo,
+    metadata_from_draft,
+)
+from modelshelf.query import MetricBound, Query, Ranking, RankTerm
+from modelshelf.testing.reference import (
+    EPOCH,
+    ReferenceScheme,
+    add_versions,
+    add_versions_in_child,
+    make_draft,
+    reference_best,
+    reference_find,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from modelshelf.protocols import MetadataStore, VersioningScheme
+
+
+def _not_overridden(fixture: str, contract: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"{contract} needs the {fixture!r} fixture: override it in your Test... subclass "
+        "to return a fresh instance of your plugin (see docs/plugins.md)"
+    )
+
+
+def _ids(rows: list[ModelMetadata]) -> list[int]:
+    return [m.model_id for m in rows]
+
+
+# ---------------------------------------------------------------------------
+# Metadata stores
+# ---------------------------------------------------------------------------
+
+
+def _minutes(n: float) -> Any:
+    return EPOCH + timedelta(minutes=n)
+
+
+class Populated(NamedTuple):
+    """A store holding the suite's fixed data set, and its rows by label."""
+
+    store: MetadataStore
+    ids: dict[str, int]
+    rows: list[ModelMetadata]
+
+
+#: The fixed data set: label, model_name, requested version, fields.
+#: Metric values are multiples of 1/4 and weights below are 1/2 and 1/4, so
+#: every score is exact in binary floating point and ties are real ties.
+_DATASET: list[tuple[str, str, str | None, dict[str, Any]]] = [
+    (
+        "a1",
+        "alpha",
+        None,
+        {
+            "metrics": {"f1": 0.5, "accuracy": 0.75, "loss": 0.5},
+            "tags": {"team": "a", "env": "dev"},
+            "training_info": TrainingInfo(dataset="iris"),
+            "created_at": _minutes(0),
+        },
+    ),
+    (
+        "a2",
+        "alpha",
+        None,
+        {
+            "metrics": {"f1": 0.75, "accuracy": 0.5},
+            "tags": {"team": "a"},
+            "training_info": TrainingInfo(dataset="iris"),
+            "created_at": _minutes(0),
+        },
+    ),
+    (
+        "a3",
+        "alpha",
+        None,
+        {
+            "model_type": "RandomForestClassifier",
+            "metrics": {"f1": 0.75, "loss": 0.25},
+            "tags": {"team": "b"},
+            "training_info": TrainingInfo(dataset="wine", is_ensemble=True),
+            "created_at": _minutes(1),
+        },
+    ),
+    (
+        "b1",
+        "beta",
+        None,
+        {
+            "metrics": {"f1": 0.25},
+            "training_info": TrainingInfo(dataset="wine"),
+            "created_at": _minutes(2),
+        },
+    ),
+    (
+        "b2",
+        "beta",
+        None,
+        {
+            "model_type": "RandomForestClassifier",
+            "metrics": {"accuracy": 1.0, "roc_auc": 0.5},
+            "tags": {"env": "prod"},
+            "training_info": TrainingInfo(dataset="iris", is_ensemble=True),
+            "created_at": _minutes(2),
+        },
+    ),
+    (
+        "b3",
+        "beta",
+        None,
+        {
+            "model_type": "RandomForestClassifier",
+            "metrics": {"f1": 0.75, "accuracy": 0.75, "roc_auc": 0.75},
+            "tags": {"team": "b", "env": "prod"},
+            "created_at": _minutes(3),
+        },
+    ),
+    ("g1", "gamma", None, {"created_at": _minutes(4)}),
+    (
+        "g10",
+        "gamma",
+        "10",
+        {
+            "metrics": {"f1": 1.0, "loss": 1.0},
+            "tags": {"team": "a"},
+            "training_info": TrainingInfo(dataset="iris"),
+            "created_at": _minutes(5),
+        },
+    ),
+    ("g11", "gamma", None, {"metrics": {"f1": 0.5}, "created_at": _minutes(6)}),
+    (
+        "a12",
+        "alpha",
+        "12",
+        {"metrics": {"f1": 0.25, "accuracy": 0.25}, "created_at": _minutes(7)},
+    ),
+    (
+        "ackpt",
+        "alpha",
+        "7",
+        {"metrics": {"f1": 1.0}, "checkpoint": True, "created_at": _minutes(8)},
+    ),
+    ("a13", "alpha", None, {"metrics": {"f1": 0.5}, "created_at": _minutes(9)}),
+]
+
+#: Versions the data set must end up with (checkpoints never count).
+_EXPECTED_VERSIONS = {
+    "a1": "1",
+    "a2": "2",
+    "a3": "3",
+    "b1": "1",
+    "b2": "2",
+    "b3": "3",
+    "g1": "1",
+    "g10": "10",
+    "g11": "11",
+    "a12": "12",
+    "ackpt": "7",
+    "a13": "13",
+}
+
+_STAGES = {
+    "a2": Stage.PRODUCTION,
+    "b2": Stage.STAGING,
+    "b3": Stage.PRODUCTION,
+    "a3": Stage.ARCHIVED,
+}
+_ALIASES = {("alpha", "champion"): "a2", ("beta", "champion"): "b3", ("alpha", "challenger"): "a3"}
+
+_QUERIES: list[tuple[str, Query]] = [
+    ("all", Query()),
+    ("name", Query(model_name="alpha")),
+    ("unknown-name", Query(model_name="delta")),
+    ("type", Query(model_type="RandomForestClassifier")),
+    ("version", Query(version="2")),
+    ("version-10", Query(version="10")),
+    ("stage-production", Query(stage="Production")),
+    ("stage-none", Query(stage=Stage.NONE)),
+    ("alias", Query(alias="champion")),
+    ("alias-other", Query(alias="challenger")),
+    ("tag", Query(tags={"team": "a"})),
+    ("two-tags", Query(tags={"team": "b", "env": "prod"})),
+    ("tag-absent-value", Query(tags={"team": "c"})),
+    ("min", Query(bounds=[MetricBound(name="f1", minimum=0.75)])),
+    ("max", Query(bounds=[MetricBound(name="f1", maximum=0.5)])),
+    ("range", Query(bounds=[MetricBound(name="f1", minimum=0.5, maximum=0.75)])),
+    ("lower-better-max", Query(bounds=[MetricBound(name="loss", maximum=0.5)])),
+    (
+        "two-bounds",
+        Query(
+            bounds=[MetricBound(name="accuracy", minimum=0.75), MetricBound(name="f1", minimum=0.5)]
+        ),
+    ),
+    ("bound-missing-metric", Query(bounds=[MetricBound(name="nothing")])),
+    ("created-after", Query(created_after=_minutes(2))),
+    ("created-before", Query(created_before=_minutes(2))),
+    ("created-window", Query(created_after=_minutes(1), created_before=_minutes(4))),
+    ("dataset", Query(dataset="iris")),
+    ("dataset-empty", Query(dataset="")),
+    ("ensemble", Query(is_ensemble=True)),
+    ("not-ensemble", Query(is_ensemble=False)),
+    ("checkpoints", Query(checkpoints=True)),
+    ("checkpoints-of-name", Query(model_name="alpha", checkpoints=True)),
+    ("combined", Query(model_name="alpha", stage=Stage.NONE, tags={"team": "a"})),
+    ("by-id-desc", Query(descending=True)),
+    ("by-name", Query(order_by="model_name")),
+    ("by-name-desc", Query(order_by="model_name", descending=True)),
+    ("by-type", Query(order_by="model_type")),
+    ("by-version", Query(order_by="version")),
+    ("by-version-desc", Query(order_by="version", descending=True)),
+    ("by-version-of-name", Query(model_name="alpha", order_by="version")),
+    ("by-created", Query(order_by="created_at")),
+    ("by-created-desc", Query(order_by="created_at", descending=True)),
+    ("by-stage", Query(order_by="stage")),
+    ("by-stage-desc", Query(order_by="stage", descending=True)),
+    ("by-metric", Query(order_by="f1")),
+    ("by-metric-desc", Query(order_by="f1", descending=True)),
+    ("by-lower-better-metric", Query(order_by="loss")),
+    ("by-absent-metric", Query(order_by="nothing", descending=True)),
+    ("limit", Query(limit=3)),
+    ("limit-zero", Query(limit=0)),
+    ("offset", Query(offset=4)),
+    ("window", Query(order_by="f1", descending=True, limit=3, offset=2)),
+    ("window-past-end", Query(limit=5, offset=100)),
+    ("filtered-window", Query(model_name="alpha", order_by="version", descending=True, limit=2)),
+]
+
+_RANKINGS: list[tuple[str, Ranking]] = [
+    ("f1", Ranking.by_metric("f1")),
+    ("loss-lower-better", Ranking.by_metric("loss")),
+    ("roc_auc", Ranking.by_metric("roc_auc")),
+    ("absent-metric", Ranking.by_metric("nothing")),
+    (
+        "composite",
+        Ranking(
+            terms=[RankTerm(metric="accuracy", weight=0.5), RankTerm(metric="f1", weight=0.25)],
+            ensemble_multiplier=1.5,
+        ),
+    ),
+    (
+        "composite-required",
+        Ranking(
+            terms=[RankTerm(metric="accuracy", weight=0.5), RankTerm(metric="loss", weight=-1.0)],
+            required=["loss"],
+        ),
+    ),
+    ("negative-weights", Ranking(terms=[RankTerm(metric="f1", weight=-0.25)])),
+]
+
+_RANKING_FILTERS: list[tuple[str, Query]] = [
+    ("all", Query()),
+    ("name", Query(model_name="alpha")),
+    ("other-name", Query(model_name="beta")),
+    ("stage", Query(stage=Stage.PRODUCTION)),
+    ("checkpoints", Query(checkpoints=True)),
+    ("nothing", Query(model_name="delta")),
+]
+
+
+class MetadataStoreContract:
+    """The behaviour every :class:`~modelshelf.protocols.MetadataStore` must show.
+
+    Override ``store`` to yield a fresh, empty store (and close it after).
+    Override ``store_opener`` to return a picklable zero-argument callable
+    that opens the *same* store again (another connection, another process);
+    without it the reopen and multiprocess tests skip.
+    """
+
+    #: Several processes may write to one store at once (invariant 2).
+    supports_multiprocess: ClassVar[bool] = True
+    #: One store object may be used from several threads at once.
+    supports_threads: ClassVar[bool] = True
+    #: Processes and versions per process in the multiprocess test.
+    multiprocess_workers: ClassVar[int] = 3
+    multiprocess_versions: ClassVar[int] = 4
+
+    @pytest.fixture
+    def store(self) -> Iterator[MetadataStore]:
+        """A fresh, empty store; override in your subclass."""
+        raise _not_overridden("store", "MetadataStoreContract")
+
+    @pytest.fixture
+    def store_opener(self) -> Callable[[], MetadataStore] | None:
+        """A picklable callable opening the same store as ``store``, or None."""
+        return None
+
+    @pytest.fixture
+    def scheme(self) -> VersioningScheme:
+        return ReferenceScheme()
+
+    @pytest.fixture
+    def populated(self, store: MetadataStore, scheme: VersioningScheme) -> Populated:
+        ids: dict[str, int] = {}
+        for label, name, requested, fields in _DATASET:
+            metadata = store.add(make_draft(name, requested_version=requested, **fields), scheme)
+            ids[label] = metadata.model_id
+        for label, stage in _STAGES.items():
+            store.set_stage(ids[label], stage, archive_others=False, actor="suite", reason="")
+        for (name, alias), label in _ALIASES.items():
+            store.set_alias(name, alias, ids[label], actor="suite", reason="")
+        rows = [store.get(i) for i in ids.values()]
+        assert all(row is not None for row in rows)
+        return Populated(store=store, ids=ids, rows=[row for row in rows if row is not None])
+
+    # -- empty store -------------------------------------------------------------
+
+    def test_empty_store_answers_empty(self, store: MetadataStore) -> None:
+        assert store.find(Query()) == []
+        assert store.find(Query(checkpoints=True)) == []
+        assert store.count(Query()) == 0
+        assert store.model_names() == []
+        assert store.get(1) is None
+        assert store.best(Ranking.by_metric("f1"), Query()) is None
+        assert store.audit_log(None) == []
+        assert store.get_model_info("alpha") is None
+
+    def test_operations_on_missing_ids_report_absence(self, store: MetadataStore) -> None:
+        assert store.delete(99) is None
+        assert (
+            store.set_stage(99, Stage.PRODUCTION, archive_others=True, actor="a", reason="") == []
+        )
+        assert store.update(99, description="x", tags={"k": "v"}) is None
+        assert store.audit_log(None) == []
+
+    # -- adding ------------------------------------------------------------------
+
+    def test_add_returns_the_recorded_version(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        draft = make_draft(
+            "alpha",
+            model_type="RandomForestClassifier",
+            metrics={"f1": 0.8125, "val_loss": 0.125},
+            hyperparameters={"max_depth": 5, "nested": {"a": [1, 2.5, None, True]}},
+            description="first one, with unicode: café ✓",
+            tags={"team": "vision", "git.sha": "abc123"},
+            stage=Stage.STAGING,
+            created_at=EPOCH.replace(microsecond=123456),
+            training_info=TrainingInfo(
+                dataset="iris",
+                n_samples=150,
+                class_distribution={"0": 50, "1": 100},
+                data_quality_score=0.5,
+                is_ensemble=True,
+                extra={"split": "70/30"},
+            ),
+            feature_names=["sepal length (cm)", "petal width (cm)"],
+            artifacts={
+                "scaler": ArtifactRef(
+                    key="alpha/scaler.bin", serializer="joblib", sha256="a" * 64, size=7
+                )
+            },
+            parent_id=None,
+        )
+        recorded = store.add(draft, scheme)
+        assert recorded.model_id >= 1
+        assert recorded.version == scheme.first()
+        assert recorded == metadata_from_draft(
+            draft, model_id=recorded.model_id, version=recorded.version
+        )
+        assert store.get(recorded.model_id) == recorded
+        assert store.find(Query()) == [recorded]
+        assert store.count(Query()) == 1
+        assert store.model_names() == ["alpha"]
+
+    def test_automatic_versions_follow_the_scheme_order_not_text_order(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        versions = add_versions(store, "alpha", 12)
+        assert versions == [str(n) for n in range(1, 13)]
+
+    def test_versions_are_per_model_name(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        assert store.add(make_draft("alpha"), scheme).version == "1"
+        assert store.add(make_draft("beta"), scheme).version == "1"
+        assert store.add(make_draft("alpha"), scheme).version == "2"
+        assert store.model_names() == ["alpha", "beta"]
+
+    def test_requested_version_is_taken_and_the_next_follows_it(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        assert store.add(make_draft("alpha", requested_version="5"), scheme).version == "5"
+        assert store.add(make_draft("alpha"), scheme).version == "6"
+        # An explicit lower version is recorded but does not move the counter back.
+        assert store.add(make_draft("alpha", requested_version="2"), scheme).version == "2"
+        assert store.add(make_draft("alpha"), scheme).version == "7"
+
+    def test_duplicate_requested_version_is_rejected_and_nothing_is_written(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        first = store.add(make_draft("alpha", requested_version="3"), scheme)
+        with pytest.raises(DuplicateVersionError) as info:
+            store.add(make_draft("alpha", requested_version="3", description="dup"), scheme)
+        assert isinstance(info.value, ValueError)
+        assert "alpha" in str(info.value)
+        assert "3" in str(info.value)
+        assert store.find(Query()) == [first]
+        # The same version under another name is no duplicate.
+        assert store.add(make_draft("beta", requested_version="3"), scheme).version == "3"
+
+    def test_checkpoints_are_separate_from_releases(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        release = store.add(make_draft("alpha"), scheme)
+        checkpoint = store.add(make_draft("alpha", requested_version="40", checkpoint=True), scheme)
+        assert checkpoint.checkpoint is True
+        assert store.add(make_draft("alpha"), scheme).version == "2"
+        assert release.model_id not in _ids(store.find(Query(checkpoints=True)))
+        assert _ids(store.find(Query(checkpoints=True))) == [checkpoint.model_id]
+        assert checkpoint.model_id not in _ids(store.find(Query()))
+        assert store.count(Query(checkpoints=True)) == 1
+        assert store.best(Ranking.by_metric("f1"), Query()) is None
+
+    def test_ids_are_unique_increasing_and_never_reused(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        ids = [store.add(make_draft(name), scheme).model_id for name in ("a", "b", "a", "c")]
+        assert ids == sorted(set(ids))
+        assert store.delete(ids[-1]) is not None
+        again = store.add(make_draft("c"), scheme)
+        assert again.model_id > ids[-1]
+
+    # -- reading -----------------------------------------------------------------
+
+    def test_populated_rows_are_as_written(self, populated: Populated) -> None:
+        store, ids, rows = populated
+        by_id = {m.model_id: m for m in rows}
+        for label, version in _EXPECTED_VERSIONS.items():
+            assert by_id[ids[label]].version == version, label
+        for label, stage in _STAGES.items():
+            assert by_id[ids[label]].stage is stage, label
+        for (name, alias), label in _ALIASES.items():
+            assert alias in by_id[ids[label]].aliases
+            assert by_id[ids[label]].model_name == name
+        assert by_id[ids["a1"]].aliases == ()
+        assert by_id[ids["a1"]].tags == {"team": "a", "env": "dev"}
+        assert store.model_names() == ["alpha", "beta", "gamma"]
+
+    def test_find_matches_the_reference(
+        self, populated: Populated, scheme: VersioningScheme
+    ) -> None:
+        """Every query of the fixed set; all mismatches are reported at once."""
+        mismatches = []
+        for label, query in _QUERIES:
+            expected = reference_find(populated.rows, query, scheme.sort_key)
+            found = populated.store.find(query)
+            if found != expected:
+                mismatches.append(f"{label}: {query}\n  expected ids {_ids(expected)}")
+                mismatches.append(f"  store returned {_ids(found)}")
+        assert not mismatches, "find() disagrees with the reference:\n" + "\n".join(mismatches)
+
+    def test_count_agrees_with_the_reference(
+        self, populated: Populated, scheme: VersioningScheme
+    ) -> None:
+        mismatches = []
+        for label, query in _QUERIES:
+            unwindowed = evolve(query, limit=None, offset=0)
+            expected = len(reference_find(populated.rows, unwindowed, scheme.sort_key))
+            counted = populated.store.count(query)
+            if counted != expected:
+                mismatches.append(f"{label}: {query}: expected {expected}, store said {counted}")
+        assert not mismatches, "count() disagrees with the reference:\n" + "\n".join(mismatches)
+
+    def test_best_matches_the_reference(self, populated: Populated) -> None:
+        mismatches = []
+        for label, ranking in _RANKINGS:
+            for filter_label, query in _RANKING_FILTERS:
+                expected = reference_best(populated.rows, ranking, query)
+                found = populated.store.best(ranking, query)
+                if found != expected:
+                    mismatches.append(
+                        f"{label} within {filter_label}: expected "
+                        f"{expected and expected.model_id}, store chose {found and found.model_id}"
+                    )
+        assert not mismatches, "best() disagrees with the reference:\n" + "\n".join(mismatches)
+
+    def test_best_breaks_ties_by_newest_model_id(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        older = store.add(make_draft("alpha", metrics={"f1": 0.5, "loss": 0.5}), scheme)
+        newer = store.add(make_draft("alpha", metrics={"f1": 0.5, "loss": 0.5}), scheme)
+        assert older.model_id < newer.model_id
+        for ranking in (Ranking.by_metric("f1"), Ranking.by_metric("loss")):
+            best = store.best(ranking, Query())
+            assert best is not None
+            assert best.model_id == newer.model_id
+
+    def test_find_breaks_ties_by_model_id_in_query_direction(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        ids = [
+            store.add(make_draft("alpha", metrics={"f1": 0.5}, created_at=EPOCH), scheme).model_id
+            for _ in range(3)
+        ]
+        for order_by in ("f1", "created_at", "model_name", "stage", "model_type"):
+            assert _ids(store.find(Query(order_by=order_by))) == ids, order_by
+            assert _ids(store.find(Query(order_by=order_by, descending=True))) == ids[::-1]
+
+    # -- deleting ----------------------------------------------------------------
+
+    def test_delete_removes_the_version_and_its_aliases(self, populated: Populated) -> None:
+        store, ids, _ = populated
+        before = store.get(ids["a2"])
+        gone = store.delete(ids["a2"])
+        assert gone == before
+        assert store.get(ids["a2"]) is None
+        assert ids["a2"] not in _ids(store.find(Query()))
+        assert store.count(Query(model_name="alpha")) == 4
+        assert store.find(Query(alias="champion")) == [store.get(ids["b3"])]
+        assert store.delete(ids["a2"]) is None
+        # The alias went with the version: pointing it anew has no previous target.
+        assert store.set_alias("alpha", "champion", ids["a1"], actor="t", reason="") is None
+
+    def test_deleting_every_version_forgets_the_name(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        ids = [store.add(make_draft("alpha"), scheme).model_id for _ in range(2)]
+        store.add(make_draft("beta"), scheme)
+        for model_id in ids:
+            assert store.delete(model_id) is not None
+        assert store.model_names() == ["beta"]
+        assert store.find(Query(model_name="alpha")) == []
+
+    # -- stages ------------------------------------------------------------------
+
+    def test_promoting_archives_the_previous_production_version(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        v1, v2, v3 = (store.add(make_draft("alpha"), scheme) for _ in range(3))
+        other = store.add(make_draft("beta"), scheme)
+        store.set_stage(other.model_id, Stage.PRODUCTION, archive_others=True, actor="u", reason="")
+        first = store.set_stage(
+            v1.model_id, Stage.PRODUCTION, archive_others=True, actor="u", reason="go"
+        )
+        assert [(m.model_id, m.stage) for m in first] == [(v1.model_id, Stage.PRODUCTION)]
+        changed = store.set_stage(
+            v2.model_id, Stage.PRODUCTION, archive_others=True, actor="u", reason="better"
+        )
+        assert [(m.model_id, m.stage) for m in changed] == [
+            (v2.model_id, Stage.PRODUCTION),
+            (v1.model_id, Stage.ARCHIVED),
+        ]
+        assert changed[0] == store.get(v2.model_id)
+        assert changed[1] == store.get(v1.model_id)
+        staging = store.get(v3.model_id)
+        assert staging is not None
+        assert staging.stage is Stage.NONE
+        # Another name's Production version is untouched.
+        beta = store.get(other.model_id)
+        assert beta is not None
+        assert beta.stage is Stage.PRODUCTION
+        assert _ids(store.find(Query(stage=Stage.PRODUCTION))) == [v2.model_id, other.model_id]
+
+    def test_stage_changes_without_archiving_leave_others_alone(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        v1, v2 = (store.add(make_draft("alpha"), scheme) for _ in range(2))
+        store.set_stage(v1.model_id, Stage.PRODUCTION, archive_others=False, actor="u", reason="")
+        changed = store.set_stage(
+            v2.model_id, Stage.PRODUCTION, archive_others=False, actor="u", reason=""
+        )
+        assert _ids(changed) == [v2.model_id]
+        assert store.count(Query(stage=Stage.PRODUCTION)) == 2
+        # archive_others only concerns Production.
+        changed = store.set_stage(
+            v1.model_id, Stage.STAGING, archive_others=True, actor="u", reason=""
+        )
+        assert [(m.model_id, m.stage) for m in changed] == [(v1.model_id, Stage.STAGING)]
+        assert store.count(Query(stage=Stage.PRODUCTION)) == 1
+
+    def test_stage_changes_are_audited(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        v1, v2 = (store.add(make_draft("alpha"), scheme) for _ in range(2))
+        store.add(make_draft("beta"), scheme)
+        store.set_stage(
+            v1.model_id, Stage.PRODUCTION, archive_others=True, actor="ann", reason="r1"
+        )
+        store.set_stage(
+            v2.model_id, Stage.PRODUCTION, archive_others=True, actor="bob", reason="r2"
+        )
+        events = store.audit_log("alpha")
+        stage_events = [(e.version, e.from_value, e.to_value) for e in events]
+        assert ("1", "None", "Production") in stage_events
+        assert ("2", "None", "Production") in stage_events
+        assert ("1", "Production", "Archived") in stage_events
+        assert all(e.action == "stage" and e.model_name == "alpha" for e in events)
+        mine = next(e for e in events if e.version == "2")
+        assert (mine.actor, mine.reason) == ("bob", "r2")
+        assert all(e.at.utcoffset() == timedelta(0) for e in events)
+        assert events == sorted(events, key=lambda e: e.at)
+        assert store.audit_log("beta") == []
+        assert store.audit_log(None) == events
+
+    # -- aliases -----------------------------------------------------------------
+
+    def test_aliases_move_and_report_their_previous_target(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        v1, v2 = (store.add(make_draft("alpha"), scheme) for _ in range(2))
+        assert store.set_alias("alpha", "champion", v1.model_id, actor="u", reason="") is None
+        first = store.get(v1.model_id)
+        assert first is not None
+        assert first.aliases == ("champion",)
+        assert (
+            store.set_alias("alpha", "champion", v2.model_id, actor="u", reason="") == v1.model_id
+        )
+        moved_from, moved_to = store.get(v1.model_id), store.get(v2.model_id)
+        assert moved_from is not None
+        assert moved_to is not None
+        assert (moved_from.aliases, moved_to.aliases) == ((), ("champion",))
+        assert _ids(store.find(Query(alias="champion"))) == [v2.model_id]
+        assert store.set_alias("alpha", "champion", None, actor="u", reason="") == v2.model_id
+        assert store.find(Query(alias="champion")) == []
+        events = [e for e in store.audit_log("alpha") if e.action == "alias:champion"]
+        assert [(e.from_value, e.to_value) for e in events] == [
+            (None, "1"),
+            ("1", "2"),
+            ("2", None),
+        ]
+
+    def test_aliases_belong_to_one_model_name(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        alpha = store.add(make_draft("alpha"), scheme)
+        beta = store.add(make_draft("beta"), scheme)
+        store.set_alias("alpha", "champion", alpha.model_id, actor="u", reason="")
+        assert store.set_alias("beta", "champion", beta.model_id, actor="u", reason="") is None
+        assert _ids(store.find(Query(alias="champion"))) == [alpha.model_id, beta.model_id]
+        assert _ids(store.find(Query(model_name="beta", alias="champion"))) == [beta.model_id]
+
+    def test_alias_to_another_names_version_is_refused(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        store.add(make_draft("alpha"), scheme)
+        beta = store.add(make_draft("beta"), scheme)
+        with pytest.raises(ModelShelfError):
+            store.set_alias("alpha", "champion", beta.model_id, actor="u", reason="")
+        with pytest.raises(ModelShelfError):
+            store.set_alias("alpha", "champion", 999, actor="u", reason="")
+        assert store.find(Query(alias="champion")) == []
+
+    def test_several_aliases_on_one_version_are_sorted(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        v1 = store.add(make_draft("alpha"), scheme)
+        for alias in ("stable", "champion", "blue"):
+            store.set_alias("alpha", alias, v1.model_id, actor="u", reason="")
+        found = store.get(v1.model_id)
+        assert found is not None
+        assert found.aliases == ("blue", "champion", "stable")
+        assert store.find(Query(alias="champion")) == [found]
+
+    # -- updates -----------------------------------------------------------------
+
+    def test_update_replaces_description_and_tags_separately(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        v1 = store.add(make_draft("alpha", description="old", tags={"a": "1", "b": "2"}), scheme)
+        updated = store.update(v1.model_id, description="new", tags=None)
+        assert updated is not None
+        assert (updated.description, updated.tags) == ("new", {"a": "1", "b": "2"})
+        updated = store.update(v1.model_id, description=None, tags={"c": "3"})
+        assert updated is not None
+        assert (updated.description, updated.tags) == ("new", {"c": "3"})
+        assert updated == store.get(v1.model_id)
+        assert _ids(store.find(Query(tags={"c": "3"}))) == [v1.model_id]
+        assert store.find(Query(tags={"a": "1"})) == []
+        cleared = store.update(v1.model_id, description="", tags={})
+        assert cleared is not None
+        assert (cleared.description, cleared.tags) == ("", {})
+        assert cleared.metrics == v1.metrics
+        assert cleared.version == v1.version
+
+    def test_model_info_is_kept_per_name(self, store: MetadataStore) -> None:
+        info = ModelInfo(model_name="alpha", description="the alpha model", tags={"team": "a"})
+        store.set_model_info(info)
+        assert store.get_model_info("alpha") == info
+        assert store.get_model_info("beta") is None
+        replaced = ModelInfo(model_name="alpha", description="", tags={})
+        store.set_model_info(replaced)
+        assert store.get_model_info("alpha") == replaced
+
+    # -- concurrency and persistence ---------------------------------------------
+
+    def test_threads_adding_to_one_name_get_distinct_versions(self, store: MetadataStore) -> None:
+        if not self.supports_threads:
+            pytest.skip("store declares supports_threads = False")
+        results: list[list[str]] = []
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                results.append(add_versions(store, "shared", 5))
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        versions = [v for batch in results for v in batch]
+        assert sorted(versions, key=int) == [str(n) for n in range(1, 21)]
+        assert store.count(Query(model_name="shared")) == 20
+
+    def test_reopened_store_sees_every_write(
+        self,
+        populated: Populated,
+        store_opener: Callable[[], MetadataStore] | None,
+        scheme: VersioningScheme,
+    ) -> None:
+        if store_opener is None:
+            pytest.skip("no store_opener fixture: the suite cannot reopen this store")
+        other = store_opener()
+        try:
+            assert other.find(Query()) == populated.store.find(Query())
+            assert other.audit_log(None) == populated.store.audit_log(None)
+            added = other.add(make_draft("alpha"), scheme)
+            assert added.version == "14"
+        finally:
+            other.close()
+        assert populated.store.get(added.model_id) == added
+
+    @pytest.mark.modelshelf_multiprocess
+    def test_processes_adding_to_one_name_get_distinct_versions(
+        self, store: MetadataStore, store_opener: Callable[[], MetadataStore] | None
+    ) -> None:
+        if not self.supports_multiprocess:
+            pytest.skip("store declares supports_multiprocess = False")
+        if store_opener is None:
+            pytest.skip("no store_opener fixture: the suite cannot open the store in a child")
+        workers, each = self.multiprocess_workers, self.multiprocess_versions
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(workers) as pool:
+            batches = pool.starmap(
+                add_versions_in_child, [(store_opener, "shared", each)] * workers
+            )
+        versions = [v for batch in batches for v in batch]
+        assert sorted(versions, key=int) == [str(n) for n in range(1, workers * each + 1)]
+        found = store.find(Query(model_name="shared", order_by="version"))
+        assert [m.version for m in found] == [str(n) for n in range(1, workers * each + 1)]
+
+    # -- state machine -----------------------------------------------------------
+
+    def test_state_machine(self, store: MetadataStore) -> None:
+        """Random sequences of operations agree with a plain-dict model."""
+        from modelshelf.testing.stateful import run_store_machine
+
+        run_store_machine(store)
+
+
+__all__ = ["MetadataStoreContract", "Populated"]
+_ = io  # reserved for the artifact and serializer contracts below
