@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import io
 import logging
+import math
 import os
 import time
 import uuid
@@ -130,7 +131,7 @@ class LoadedModel:
 class Finding:
     """One problem ``verify`` found."""
 
-    kind: str  # missing | mismatch | orphan | temporary
+    kind: str  # missing | mismatch | unsafe | orphan | temporary
     key: str
     model_id: int | None
     detail: str
@@ -143,7 +144,7 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        return not any(f.kind in ("missing", "mismatch") for f in self.findings)
+        return not any(f.kind in ("missing", "mismatch", "unsafe") for f in self.findings)
 
 
 def _actor(user: str | None) -> str:
@@ -642,7 +643,9 @@ class ModelRegistry:
         serializer = self._serializer_named(ref.serializer)
         try:
             stream = self.storage.open(ref.key)
-        except (FileNotFoundError, OSError) as exc:
+        except (OSError, InvalidInputError) as exc:
+            # InvalidInputError: the stored key now resolves outside the root
+            # (a directory swapped for a symlink); refuse it like a bad file.
             raise IntegrityError(ref.key, f"artifact cannot be read: {exc}") from exc
         with stream:
             if ref.size <= IN_MEMORY_LOAD_LIMIT:
@@ -920,6 +923,8 @@ class ModelRegistry:
 
     def audit_log(self, model_name: str | None = None) -> list[AuditEvent]:
         """Every stage transition and alias move, oldest first."""
+        if model_name is not None:
+            check_name("model_name", model_name)
         return self.store.audit_log(model_name)
 
     def delete_model(self, model_id: int) -> bool:
@@ -1162,7 +1167,15 @@ class ModelRegistry:
             for ref in [metadata.artifact, *metadata.artifacts.values()]:
                 referenced.add(ref.key)
                 checked += 1
-                size = self.storage.size(ref.key)
+                try:
+                    size = self.storage.size(ref.key)
+                except InvalidInputError as exc:
+                    findings.append(
+                        Finding(
+                            kind="unsafe", key=ref.key, model_id=metadata.model_id, detail=str(exc)
+                        )
+                    )
+                    continue
                 if size is None:
                     findings.append(
                         Finding(
@@ -1212,6 +1225,15 @@ class ModelRegistry:
             )
         return VerifyReport(checked=checked, findings=tuple(findings))
 
+    def _modified_at(self, key: str) -> float:
+        """When ``key`` last changed; +inf (never old enough for gc) if it
+        cannot be addressed safely, e.g. a symlink pointing out of the root."""
+        try:
+            return self.storage.modified_at(key) or 0.0
+        except InvalidInputError as exc:
+            logger.warning("gc leaves %s alone: %s", key, exc)
+            return math.inf
+
     def gc(self, *, dry_run: bool = True, min_age_seconds: float = 3600.0) -> list[str]:
         """Remove orphan and temporary files (only report them when ``dry_run``).
 
@@ -1225,8 +1247,7 @@ class ModelRegistry:
         doomed = [
             f
             for f in report.findings
-            if f.kind in ("orphan", "temporary")
-            and (self.storage.modified_at(f.key) or 0.0) <= cutoff
+            if f.kind in ("orphan", "temporary") and self._modified_at(f.key) <= cutoff
         ]
         if dry_run:
             return [f.key for f in doomed]
