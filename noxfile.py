@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests lint typecheck``; ``nox -s bench`` on demand."""
+"""Developer sessions: ``nox -s tests lint typecheck``; ``nox -s bench docs`` on demand."""
 
 from __future__ import annotations
 
@@ -50,3 +50,11 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install("-e", ".", *_group("tests"))
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """Build the site with warnings as errors (a broken link or reference fails)."""
+    session.install(*_group("docs"))
+    session.env["NO_MKDOCS_2_WARNING"] = "1"
+    session.run("mkdocs", "build", "--strict", "--site-dir", *(session.posargs or ["site"]))
