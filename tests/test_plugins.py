@@ -98,10 +98,10 @@ def test_plugin_chosen_by_object(make_registry: Any, logistic: Any) -> None:
 
 
 def test_unknown_plugin_name_lists_available(make_registry: Any) -> None:
-    with pytest.raises(UnknownPluginError, match="available: cloudpickle, joblib") as info:
+    with pytest.raises(UnknownPluginError, match="available: cloudpickle, joblib, skops") as info:
         make_registry(serializer="pickle5")
     assert isinstance(info.value, LookupError)
-    assert info.value.valid_choices == ("cloudpickle", "joblib")
+    assert info.value.valid_choices == ("cloudpickle", "joblib", "skops")
     with pytest.raises(UnknownPluginError, match="no metadata store named 'mongo'"):
         make_registry(store="mongo")
 
