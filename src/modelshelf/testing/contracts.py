@@ -25,16 +25,26 @@ suite and the in-memory reference can never disagree.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
+import math
 import multiprocessing
 import threading
+import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import pytest
 from attrs import evolve
+from hypothesis import HealthCheck, settings
 
-from modelshelf.errors import DuplicateVersionError, ModelShelfError
+from modelshelf.errors import (
+    DuplicateVersionError,
+    InvalidInputError,
+    InvalidVersionError,
+    ModelShelfError,
+)
 from modelshelf.metadata import (
     ArtifactRef,
     ModelInfo,
@@ -43,7 +53,12 @@ from modelshelf.metadata import (
     TrainingInfo,
     metadata_from_draft,
 )
-from modelshelf.query import MetricBound, Query, Ranking, RankTerm
+from modelshelf.protocols import ArtifactStore as ArtifactStoreProtocol
+from modelshelf.protocols import ScoringPolicy as ScoringPolicyProtocol
+from modelshelf.protocols import Serializer as SerializerProtocol
+from modelshelf.protocols import StoredFile
+from modelshelf.protocols import VersioningScheme as VersioningSchemeProtocol
+from modelshelf.query import MetricBound, Query, Ranking, RankTerm, lower_is_better
 from modelshelf.testing.reference import (
     EPOCH,
     ReferenceScheme,
@@ -55,9 +70,25 @@ from modelshelf.testing.reference import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
+    from pathlib import Path
 
-    from modelshelf.protocols import MetadataStore, VersioningScheme
+    from modelshelf.protocols import (
+        ArtifactStore,
+        MetadataStore,
+        ScoringPolicy,
+        Serializer,
+        VersioningScheme,
+    )
+
+#: Hypothesis settings of the suites' property tests: few examples, no
+#: deadline (a store on a slow disk is not wrong), no database writes.
+SUITE_SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def _not_overridden(fixture: str, contract: str) -> NotImplementedError:
@@ -796,5 +827,514 @@ class MetadataStoreContract:
         run_store_machine(store)
 
 
-__all__ = ["MetadataStoreContract", "Populated"]
-_ = io  # reserved for the artifact and serializer contracts below
+# ---------------------------------------------------------------------------
+# Artifact stores
+# ---------------------------------------------------------------------------
+
+
+def _writer(payload: bytes, chunk: int = 65536) -> Callable[[IO[bytes]], None]:
+    def write(stream: IO[bytes]) -> None:
+        for start in range(0, len(payload), chunk):
+            stream.write(payload[start : start + chunk])
+
+    return write
+
+
+class _WriteFailed(Exception):
+    """Raised by the suite's writer halfway through, to simulate a failed dump."""
+
+
+def _failing_writer(stream: IO[bytes]) -> None:
+    stream.write(b"half of a model")
+    raise _WriteFailed("the serializer failed halfway")
+
+
+def _read(artifact_store: ArtifactStore, key: str) -> bytes:
+    with artifact_store.open(key) as stream:
+        return stream.read()
+
+
+class ArtifactStoreContract:
+    """The behaviour every :class:`~modelshelf.protocols.ArtifactStore` must show.
+
+    Override ``artifact_store`` to yield a fresh, empty store.
+    """
+
+    #: Keys the store must refuse (they could escape the storage root).
+    unsafe_keys: ClassVar[Sequence[str]] = (
+        "",
+        "/etc/passwd",
+        "../outside.bin",
+        "model/../../outside.bin",
+        "model/./x.bin",
+        "model//x.bin",
+        "model\\..\\x.bin",
+        "bad\x00key",
+    )
+
+    @pytest.fixture
+    def artifact_store(self) -> Iterator[ArtifactStore]:
+        """A fresh, empty artifact store; override in your subclass."""
+        raise _not_overridden("artifact_store", "ArtifactStoreContract")
+
+    def test_is_an_artifact_store(self, artifact_store: ArtifactStore) -> None:
+        assert isinstance(artifact_store, ArtifactStoreProtocol)
+
+    def test_empty_store_has_no_keys(self, artifact_store: ArtifactStore) -> None:
+        assert list(artifact_store.iter_keys()) == []
+        assert list(artifact_store.iter_temporary()) == []
+        assert artifact_store.exists("alpha/1.bin") is False
+        assert artifact_store.size("alpha/1.bin") is None
+        assert artifact_store.modified_at("alpha/1.bin") is None
+        assert artifact_store.delete("alpha/1.bin") is False
+
+    def test_put_reports_digest_and_size_and_reads_back(
+        self, artifact_store: ArtifactStore
+    ) -> None:
+        payload = bytes(range(256)) * 40_000  # ~10 MB, written in chunks
+        before = time.time()
+        stored = artifact_store.put("alpha/1.0.0/model.bin", _writer(payload))
+        assert stored == StoredFile(
+            key="alpha/1.0.0/model.bin",
+            sha256=hashlib.sha256(payload).hexdigest(),
+            size=len(payload),
+        )
+        assert _read(artifact_store, "alpha/1.0.0/model.bin") == payload
+        assert artifact_store.exists("alpha/1.0.0/model.bin")
+        assert artifact_store.size("alpha/1.0.0/model.bin") == len(payload)
+        modified = artifact_store.modified_at("alpha/1.0.0/model.bin")
+        assert modified is not None
+        assert before - 5 <= modified <= time.time() + 5
+        assert list(artifact_store.iter_keys()) == ["alpha/1.0.0/model.bin"]
+
+    def test_empty_file_is_a_file(self, artifact_store: ArtifactStore) -> None:
+        stored = artifact_store.put("alpha/empty.bin", _writer(b""))
+        assert (stored.size, stored.sha256) == (0, hashlib.sha256(b"").hexdigest())
+        assert artifact_store.exists("alpha/empty.bin")
+        assert _read(artifact_store, "alpha/empty.bin") == b""
+
+    def test_put_replaces_an_existing_key(self, artifact_store: ArtifactStore) -> None:
+        artifact_store.put("alpha/m.bin", _writer(b"first"))
+        stored = artifact_store.put("alpha/m.bin", _writer(b"second version"))
+        assert stored.size == len(b"second version")
+        assert _read(artifact_store, "alpha/m.bin") == b"second version"
+        assert list(artifact_store.iter_keys()) == ["alpha/m.bin"]
+
+    def test_failed_write_leaves_nothing_visible(self, artifact_store: ArtifactStore) -> None:
+        with pytest.raises(_WriteFailed):
+            artifact_store.put("alpha/broken.bin", _failing_writer)
+        assert artifact_store.exists("alpha/broken.bin") is False
+        assert "alpha/broken.bin" not in list(artifact_store.iter_keys())
+        # A failed overwrite keeps the complete old file.
+        artifact_store.put("alpha/kept.bin", _writer(b"complete"))
+        with pytest.raises(_WriteFailed):
+            artifact_store.put("alpha/kept.bin", _failing_writer)
+        assert _read(artifact_store, "alpha/kept.bin") == b"complete"
+        assert sorted(artifact_store.iter_keys()) == ["alpha/kept.bin"]
+
+    def test_delete_removes_the_file(self, artifact_store: ArtifactStore) -> None:
+        artifact_store.put("alpha/a.bin", _writer(b"a"))
+        artifact_store.put("alpha/b.bin", _writer(b"b"))
+        assert artifact_store.delete("alpha/a.bin") is True
+        assert artifact_store.delete("alpha/a.bin") is False
+        assert artifact_store.exists("alpha/a.bin") is False
+        assert list(artifact_store.iter_keys()) == ["alpha/b.bin"]
+        with pytest.raises((OSError, LookupError)):
+            _read(artifact_store, "alpha/a.bin")
+
+    def test_keys_are_listed_completely(self, artifact_store: ArtifactStore) -> None:
+        keys = {f"{name}/{n}/model.bin" for name in ("alpha", "beta.v2", "g-3") for n in range(3)}
+        for key in keys:
+            artifact_store.put(key, _writer(key.encode()))
+        assert sorted(artifact_store.iter_keys()) == sorted(keys)
+        for key in keys:
+            assert _read(artifact_store, key) == key.encode()
+        assert list(artifact_store.iter_temporary()) == []
+
+    def test_unsafe_keys_are_refused(self, artifact_store: ArtifactStore) -> None:
+        for key in self.unsafe_keys:
+            with pytest.raises(InvalidInputError):
+                artifact_store.put(key, _writer(b"escape"))
+            with pytest.raises(InvalidInputError):
+                artifact_store.open(key)
+        assert list(artifact_store.iter_keys()) == []
+
+    def test_only_temporary_files_go_through_delete_temporary(
+        self, artifact_store: ArtifactStore
+    ) -> None:
+        artifact_store.put("alpha/m.bin", _writer(b"keep me"))
+        with pytest.raises(InvalidInputError):
+            artifact_store.delete_temporary("alpha/m.bin")
+        assert artifact_store.exists("alpha/m.bin")
+
+    def test_local_path_when_given_holds_the_bytes(self, artifact_store: ArtifactStore) -> None:
+        artifact_store.put("alpha/m.bin", _writer(b"local bytes"))
+        path = artifact_store.local_path("alpha/m.bin")
+        if path is None:
+            pytest.skip("store is not local (local_path returns None)")
+        assert path.read_bytes() == b"local bytes"
+
+
+# ---------------------------------------------------------------------------
+# Serializers
+# ---------------------------------------------------------------------------
+
+
+def _must_raise(action: Callable[[], object], what: str) -> Exception:
+    """Run ``action`` and return the exception it raised; fail if it raised none."""
+    try:
+        action()
+    except Exception as exc:
+        return exc
+    pytest.fail(f"{what} succeeded; it must raise an exception")
+
+
+def _loads(serializer: Serializer, data: bytes) -> Any:
+    return serializer.load(io.BytesIO(data))
+
+
+def _dumps(serializer: Serializer, obj: Any) -> bytes:
+    stream = io.BytesIO()
+    serializer.dump(obj, stream)
+    return stream.getvalue()
+
+
+class SerializerContract:
+    """The behaviour every :class:`~modelshelf.protocols.Serializer` must show.
+
+    Override ``serializer``. A serializer for one framework overrides
+    ``example_models`` (label -> object to round-trip) and, if needed,
+    ``assert_equivalent``; ``unserializable`` lists objects ``dump`` must
+    refuse with an exception (by default a thread lock, and a lambda unless
+    ``handles_lambdas``).
+    """
+
+    #: ``dump`` accepts lambdas and local functions (cloudpickle does).
+    handles_lambdas: ClassVar[bool] = False
+
+    @pytest.fixture
+    def serializer(self) -> Serializer:
+        """The serializer under test; override in your subclass."""
+        raise _not_overridden("serializer", "SerializerContract")
+
+    @pytest.fixture
+    def example_models(self) -> dict[str, Any]:
+        from modelshelf.testing.models import example_models
+
+        return example_models()
+
+    @pytest.fixture
+    def unserializable(self) -> dict[str, Any]:
+        objects: dict[str, Any] = {"thread-lock": threading.Lock()}
+        if not self.handles_lambdas:
+            objects["lambda"] = lambda x: x + 1
+        return objects
+
+    def assert_equivalent(self, original: Any, loaded: Any) -> None:
+        from modelshelf.testing.models import assert_equivalent
+
+        assert_equivalent(original, loaded)
+
+    def test_is_a_serializer(self, serializer: Serializer) -> None:
+        assert isinstance(serializer, SerializerProtocol)
+        assert isinstance(serializer.name, str)
+        assert serializer.name
+        assert serializer.file_extension.startswith(".")
+        assert "/" not in serializer.file_extension
+
+    def test_round_trip_through_memory(
+        self, serializer: Serializer, example_models: dict[str, Any]
+    ) -> None:
+        assert example_models, "example_models must not be empty"
+        for label, obj in example_models.items():
+            data = _dumps(serializer, obj)
+            assert data, label
+            self.assert_equivalent(obj, serializer.load(io.BytesIO(data)))
+
+    def test_round_trip_through_a_file(
+        self, serializer: Serializer, example_models: dict[str, Any], tmp_path: Path
+    ) -> None:
+        for label, obj in example_models.items():
+            path = tmp_path / f"{label}{serializer.file_extension}"
+            with open(path, "wb") as stream:
+                serializer.dump(obj, stream)
+            with open(path, "rb") as stream:
+                self.assert_equivalent(obj, serializer.load(stream))
+
+    def test_dump_is_deterministic_enough_to_load_twice(
+        self, serializer: Serializer, example_models: dict[str, Any]
+    ) -> None:
+        for obj in example_models.values():
+            data = _dumps(serializer, obj)
+            first = serializer.load(io.BytesIO(data))
+            second = serializer.load(io.BytesIO(data))
+            self.assert_equivalent(first, second)
+
+    def test_unserializable_objects_raise(
+        self, serializer: Serializer, unserializable: dict[str, Any]
+    ) -> None:
+        for label, obj in unserializable.items():
+            error = _must_raise(functools.partial(_dumps, serializer, obj), f"dumping {label}")
+            assert not isinstance(error, AssertionError), label
+
+    def test_truncated_bytes_raise(
+        self, serializer: Serializer, example_models: dict[str, Any]
+    ) -> None:
+        for label, obj in example_models.items():
+            data = _dumps(serializer, obj)
+            for cut in sorted({0, 1, len(data) // 2}):
+                _must_raise(
+                    functools.partial(_loads, serializer, data[:cut]),
+                    f"{label}: loading {cut} of {len(data)} bytes",
+                )
+
+    def test_corrupted_bytes_raise(
+        self, serializer: Serializer, example_models: dict[str, Any]
+    ) -> None:
+        garbage = bytes((i * 131 + 7) % 256 for i in range(4096))
+        _must_raise(functools.partial(_loads, serializer, garbage), "loading 4 KiB of garbage")
+        for label, obj in example_models.items():
+            data = bytearray(_dumps(serializer, obj))
+            data[: min(16, len(data))] = b"\xff" * min(16, len(data))
+            _must_raise(
+                functools.partial(_loads, serializer, bytes(data)),
+                f"{label}: loading bytes with a corrupted header",
+            )
+
+
+# ---------------------------------------------------------------------------
+# Versioning schemes
+# ---------------------------------------------------------------------------
+
+#: Strings no scheme may accept: they could not be part of a path or reference.
+UNSAFE_VERSIONS: tuple[object, ...] = (
+    "",
+    " ",
+    "../1",
+    "1/2",
+    "1\\2",
+    "1\x00",
+    "\n1",
+    None,
+    1,
+    1.0,
+)
+
+
+class VersioningSchemeContract:
+    """The behaviour every :class:`~modelshelf.protocols.VersioningScheme` must show.
+
+    Override ``scheme``. Declare what you know about your grammar as class
+    attributes: ``ordered_versions`` (ascending), ``invalid_versions`` and
+    ``bumps`` (``(highest, next)`` pairs); each test without data skips.
+    """
+
+    ordered_versions: ClassVar[Sequence[str]] = ()
+    invalid_versions: ClassVar[Sequence[object]] = ()
+    bumps: ClassVar[Sequence[tuple[str, str]]] = ()
+    #: How far the property tests walk from ``first()``.
+    walk_steps: ClassVar[int] = 30
+
+    @pytest.fixture
+    def scheme(self) -> VersioningScheme:
+        """The scheme under test; override in your subclass."""
+        raise _not_overridden("scheme", "VersioningSchemeContract")
+
+    def test_is_a_versioning_scheme(self, scheme: VersioningScheme) -> None:
+        assert isinstance(scheme, VersioningSchemeProtocol)
+        assert isinstance(scheme.name, str)
+        assert scheme.name
+
+    def test_first_is_valid_and_canonical(self, scheme: VersioningScheme) -> None:
+        first = scheme.first()
+        assert scheme.validate(first) == first
+        assert isinstance(scheme.sort_key(first), str)
+
+    def test_next_after_walks_upwards(self, scheme: VersioningScheme) -> None:
+        walk = [scheme.first()]
+        for _ in range(self.walk_steps):
+            walk.append(scheme.next_after(walk[-1]))
+        keys = [scheme.sort_key(v) for v in walk]
+        assert keys == sorted(keys)
+        assert len(set(keys)) == len(keys), "next_after must always move forward"
+        for version in walk:
+            assert scheme.validate(version) == version
+            # Every version the scheme hands out fits in a ModelMetadata.
+            make_metadata = metadata_from_draft(make_draft("alpha"), model_id=1, version=version)
+            assert make_metadata.version == version
+
+    def test_validate_is_idempotent(self, scheme: VersioningScheme) -> None:
+        for version in [scheme.first(), *self.ordered_versions]:
+            canonical = scheme.validate(version)
+            assert scheme.validate(canonical) == canonical
+            assert scheme.sort_key(canonical) == scheme.sort_key(version)
+
+    def test_sort_key_orders_declared_versions(self, scheme: VersioningScheme) -> None:
+        if not self.ordered_versions:
+            pytest.skip("declare ordered_versions to check the scheme's order")
+        keys = [scheme.sort_key(v) for v in self.ordered_versions]
+        assert keys == sorted(keys), "ordered_versions are not ascending by sort_key"
+        assert len(set(keys)) == len(keys)
+        shuffled = list(reversed(self.ordered_versions))
+        assert sorted(shuffled, key=scheme.sort_key) == list(self.ordered_versions)
+
+    def test_next_after_declared_bumps(self, scheme: VersioningScheme) -> None:
+        if not self.bumps:
+            pytest.skip("declare bumps to check next_after")
+        for highest, expected in self.bumps:
+            assert scheme.next_after(highest) == expected, highest
+            assert scheme.sort_key(expected) > scheme.sort_key(highest)
+
+    def test_invalid_versions_raise(self, scheme: VersioningScheme) -> None:
+        for version in (*UNSAFE_VERSIONS, *self.invalid_versions):
+            for method in (scheme.validate, scheme.sort_key, scheme.next_after):
+                with pytest.raises(InvalidVersionError) as info:
+                    method(version)  # type: ignore[arg-type]
+                assert isinstance(info.value, ValueError)
+                assert "version" in str(info.value)
+
+    def test_sort_key_agrees_with_the_walk_for_any_prefix(self, scheme: VersioningScheme) -> None:
+        """Property: of two versions on the walk, the later one has the greater key."""
+        from hypothesis import given
+        from hypothesis import strategies as st
+
+        from modelshelf.testing.strategies import versions
+
+        @given(
+            versions(scheme=scheme, max_steps=self.walk_steps),
+            versions(scheme=scheme, max_steps=self.walk_steps),
+        )
+        @SUITE_SETTINGS
+        def check(a: str, b: str) -> None:
+            ka, kb = scheme.sort_key(a), scheme.sort_key(b)
+            assert (ka == kb) == (a == b)
+            assert scheme.sort_key(scheme.next_after(max(a, b, key=scheme.sort_key))) > max(ka, kb)
+
+        _ = st
+        check()
+
+
+# ---------------------------------------------------------------------------
+# Scoring policies
+# ---------------------------------------------------------------------------
+
+
+def _version(model_id: int, metrics: dict[str, float], *, ensemble: bool = False) -> ModelMetadata:
+    return metadata_from_draft(
+        make_draft("alpha", metrics=metrics, training_info=TrainingInfo(is_ensemble=ensemble)),
+        model_id=model_id,
+        version=str(model_id),
+    )
+
+
+class ScoringPolicyContract:
+    """The behaviour every :class:`~modelshelf.protocols.ScoringPolicy` must show.
+
+    Override ``policy``. Declare ``better`` (``(better_metrics, worse_metrics)``
+    pairs the policy must order) and ``unranked`` (metric sets it must refuse
+    to rank, e.g. lacking its metric); each test without data skips.
+    """
+
+    better: ClassVar[Sequence[tuple[dict[str, float], dict[str, float]]]] = ()
+    unranked: ClassVar[Sequence[dict[str, float]]] = ()
+    #: Terms on lower-is-better metrics (loss, rmse, ...) have weights <= 0.
+    respects_metric_direction: ClassVar[bool] = True
+
+    @pytest.fixture
+    def policy(self) -> ScoringPolicy:
+        """The policy under test; override in your subclass."""
+        raise _not_overridden("policy", "ScoringPolicyContract")
+
+    def test_is_a_scoring_policy(self, policy: ScoringPolicy) -> None:
+        assert isinstance(policy, ScoringPolicyProtocol)
+        assert isinstance(policy.name, str)
+        assert policy.name
+        ranking = policy.ranking()
+        assert isinstance(ranking, Ranking)
+        assert ranking.terms, "a ranking needs at least one term"
+        assert policy.ranking() == ranking, "ranking() must be stable"
+
+    def test_declared_pairs_are_ordered(self, policy: ScoringPolicy) -> None:
+        if not self.better:
+            pytest.skip("declare better = [(better_metrics, worse_metrics), ...]")
+        ranking = policy.ranking()
+        for good, bad in self.better:
+            good_score, bad_score = (
+                ranking.score(_version(1, good)),
+                ranking.score(_version(2, bad)),
+            )
+            assert good_score is not None, good
+            assert bad_score is None or good_score > bad_score, (good, bad)
+            # Whichever is recorded first, the better one wins.
+            for ids in ((1, 2), (2, 1)):
+                rows = [_version(ids[0], good), _version(ids[1], bad)]
+                best = reference_best(rows, ranking, Query())
+                assert best is not None
+                assert best.metrics == good
+
+    def test_unranked_metric_sets_are_never_best(self, policy: ScoringPolicy) -> None:
+        if not self.unranked:
+            pytest.skip("declare unranked = [metrics, ...] the policy must not rank")
+        ranking = policy.ranking()
+        for metrics in self.unranked:
+            assert ranking.score(_version(1, metrics)) is None, metrics
+            assert reference_best([_version(1, metrics)], ranking, Query()) is None
+
+    def test_ties_go_to_the_newest_version(self, policy: ScoringPolicy) -> None:
+        ranking = policy.ranking()
+        metrics = {term.metric: 0.5 for term in ranking.terms}
+        metrics.update({name: 0.5 for name in ranking.required})
+        rows = [_version(i, metrics) for i in (3, 1, 2)]
+        best = reference_best(rows, ranking, Query())
+        assert best is not None
+        assert best.model_id == 3
+
+    def test_metric_direction(self, policy: ScoringPolicy) -> None:
+        if not self.respects_metric_direction:
+            pytest.skip("policy declares respects_metric_direction = False")
+        for term in policy.ranking().terms:
+            if lower_is_better(term.metric):
+                assert term.weight <= 0, f"{term.metric} is lower-is-better, weight {term.weight}"
+            else:
+                assert term.weight >= 0, f"{term.metric} is higher-is-better, weight {term.weight}"
+
+    def test_improving_a_metric_never_lowers_the_score(self, policy: ScoringPolicy) -> None:
+        """Property: moving any ranked metric in its better direction helps or is neutral."""
+        from hypothesis import given
+        from hypothesis import strategies as st
+
+        ranking = policy.ranking()
+        names = sorted({t.metric for t in ranking.terms} | set(ranking.required))
+
+        @given(
+            st.fixed_dictionaries(
+                {name: st.floats(min_value=0, max_value=1, allow_nan=False) for name in names}
+            ),
+            st.sampled_from(ranking.terms),
+            st.floats(min_value=0.001, max_value=1),
+            st.booleans(),
+        )
+        @SUITE_SETTINGS
+        def check(metrics: dict[str, float], term: RankTerm, step: float, ensemble: bool) -> None:
+            before = ranking.score(_version(1, metrics, ensemble=ensemble))
+            better = dict(metrics)
+            better[term.metric] += step if term.weight >= 0 else -step
+            after = ranking.score(_version(1, better, ensemble=ensemble))
+            assert before is not None
+            assert after is not None
+            assert math.isfinite(after)
+            assert after >= before - 1e-9 * max(1.0, abs(before))
+
+        check()
+
+
+__all__ = [
+    "SUITE_SETTINGS",
+    "UNSAFE_VERSIONS",
+    "ArtifactStoreContract",
+    "MetadataStoreContract",
+    "Populated",
+    "ScoringPolicyContract",
+    "SerializerContract",
+    "VersioningSchemeContract",
+]
