@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,16 +35,24 @@ PAGES = sorted(DOCS.rglob("*.md"))
 HOOKS_PAGE = DOCS / "reference" / "hooks.md"
 
 BLOCK = re.compile(
-    r"^(?:<!--\s*skip:\s*(?P<skip>.*?)\s*-->\s*\n)?```python[ \t]*\n(?P<code>.*?)^```",
+    r"^(?:[ \t]*<!--\s*skip:\s*(?P<skip>.*?)\s*-->[ \t]*\n)?"
+    r"(?P<indent>[ \t]*)```python(?:[ \t][^\n]*)?\n(?P<code>.*?)^(?P=indent)```[ \t]*$",
     flags=re.DOTALL | re.MULTILINE,
 )
 
 
 def python_blocks(page: Path) -> list[tuple[int, str, str | None]]:
-    """(line number, code, skip reason or None) for each ``python`` block of a page."""
+    """(line number, code, skip reason or None) for each ``python`` block of a page.
+
+    Fences may be indented (inside a list item); the code is dedented to match.
+    """
     text = page.read_text(encoding="utf-8")
     return [
-        (text.count("\n", 0, match.start("code")) + 1, match.group("code"), match.group("skip"))
+        (
+            text.count("\n", 0, match.start("code")) + 1,
+            textwrap.dedent(match.group("code")),
+            match.group("skip"),
+        )
         for match in BLOCK.finditer(text)
     ]
 
