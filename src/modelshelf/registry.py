@@ -156,6 +156,18 @@ def _actor(user: str | None) -> str:
         return "unknown"
 
 
+def _location(storage_path: str | os.PathLike[str]) -> str:
+    """The storage location as a string: a local path, or a URL with its scheme.
+
+    ``file://`` URLs become plain paths, so they keep the local fast path.
+    """
+    location = os.fspath(storage_path)
+    scheme, sep, rest = location.partition("://")
+    if sep and scheme.lower() == "file":
+        return rest or "/"
+    return location
+
+
 def _signing_key(key: str | bytes | None) -> bytes | None:
     if key is None:
         key = os.environ.get("MODELSHELF_SIGNING_KEY") or None
@@ -190,10 +202,20 @@ class ModelRegistry:
         user: str | None = None,
         settings: Settings | None = None,
     ) -> None:
-        self.storage_path = Path(storage_path)
-        self.storage_path.mkdir(parents=True, exist_ok=True)
+        #: Where the artifacts live: a local directory or an fsspec URL (``s3://...``).
+        self.location = _location(storage_path)
+        self.remote = "://" in self.location
+        self.storage_path = Path(self.location)
+        if not self.remote:
+            self.storage_path.mkdir(parents=True, exist_ok=True)
         #: Settings from ``modelshelf.toml`` (or given); constructor arguments win.
-        self.settings = settings if settings is not None else load_settings(self.storage_path)
+        self.settings = (
+            settings
+            if settings is not None
+            else load_settings(self.storage_path)
+            if not self.remote
+            else Settings()
+        )
         conf = self.settings
         self.plugins = PluginHost(plugins, load_entrypoints=load_entrypoints)
         self.user = _actor(user)
@@ -212,14 +234,25 @@ class ModelRegistry:
             **dict(conf.scoring_options if scoring_options is None else scoring_options),
         )
         self.storage: ArtifactStore = self._choose(
-            ARTIFACT_STORE, storage or conf.storage or "local", root=str(self.storage_path)
+            ARTIFACT_STORE,
+            storage or conf.storage or ("fsspec" if self.remote else "local"),
+            root=self.location,
         )
-        self.store: MetadataStore = self._choose(
-            METADATA_STORE,
-            store or conf.store or "sqlite",
-            storage_path=self.storage_path,
-            url=store_url or conf.store_url,
-        )
+        try:
+            self.store: MetadataStore = self._choose(
+                METADATA_STORE,
+                store or conf.store or "sqlite",
+                storage_path=self.storage_path,
+                url=store_url or conf.store_url,
+            )
+        except StoreError as exc:
+            if not self.remote or store_url or conf.store_url:
+                raise
+            raise StoreError(
+                f"{exc}; the storage location {self.location} is remote, so the metadata "
+                "store needs a location of its own: pass store_url= (e.g. store='postgresql', "
+                "store_url='postgresql://...')"
+            ) from exc
         self._serializers: dict[str, Serializer] = {self.serializer.name: self.serializer}
 
     def _choose(self, kind: PluginKind, choice: object, **options: Any) -> Any:
@@ -243,7 +276,7 @@ class ModelRegistry:
         self.close()
 
     def __repr__(self) -> str:
-        return f"ModelRegistry({str(self.storage_path)!r})"
+        return f"ModelRegistry({self.location!r})"
 
     # -- saving -----------------------------------------------------------------
 

@@ -1,0 +1,190 @@
+"""Artifact storage at any fsspec URL: ``s3://``, ``gs://``, ``az://``, ``memory://``...
+
+A team that serves from many machines keeps its artifacts in the object
+store it already runs; fsspec speaks to all of them, so nothing here is
+specific to one vendor. Credentials and endpoints come from the backend's
+own configuration (for S3: ``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``,
+profiles...), or from ``storage_options`` when the store is built in code.
+
+Atomicity: every write goes to a temporary key beside the final one
+(``.<name>.tmp-<uuid>``) while its SHA-256 is computed, and is then moved
+onto the final key. On a filesystem that is a rename; on S3/GCS/Azure it is
+a server-side copy, which creates the final object whole or not at all, then
+a delete of the temporary key. Readers therefore never see a partial object
+under a final key, and a crash leaves only a temporary key that ``verify``
+reports and ``gc`` removes, exactly as with local files.
+
+Local paths do not come here: the registry keeps them on the ``local``
+store, whose rename-and-fsync path is faster and durable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import IO, TYPE_CHECKING, Any, cast
+
+from modelshelf import hookimpl
+from modelshelf.errors import InvalidInputError, ModelShelfError, StoreError
+from modelshelf.protocols import ArtifactStore, Provider, StoredFile
+from modelshelf_plugins.local_storage import TEMP_MARKER, HashingWriter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+
+def check_key(key: str) -> str:
+    """Refuse keys that could address anything outside the store's root."""
+    parts = key.split("/")
+    if (
+        not key
+        or key.startswith("/")
+        or "\\" in key
+        or "\x00" in key
+        or any(part in ("", ".", "..") for part in parts)
+    ):
+        raise InvalidInputError(f"artifact key {key!r} is not a safe relative path")
+    return key
+
+
+class FsspecArtifactStore:
+    """Files under ``<url>/models`` on any fsspec filesystem; keys are relative paths."""
+
+    def __init__(self, url: str, **storage_options: Any) -> None:
+        import fsspec
+
+        self.url = url.rstrip("/")
+        try:
+            self.fs, root = fsspec.core.url_to_fs(self.url, **storage_options)
+        except (ImportError, ValueError) as exc:
+            raise StoreError(
+                f"cannot open artifact storage {url!r}: {exc} "
+                "(is the fsspec backend for this scheme installed, e.g. s3fs for s3://?)"
+            ) from exc
+        self.root = f"{root.rstrip('/')}/models"
+        # Object stores have no directories, and creating a bucket may be
+        # forbidden; the first write reports a real problem.
+        with contextlib.suppress(OSError, NotImplementedError):
+            self.fs.makedirs(self.root, exist_ok=True)
+
+    def path_for(self, key: str) -> str:
+        return f"{self.root}/{check_key(key)}"
+
+    def _key_of(self, path: str) -> str:
+        path = self.fs._strip_protocol(path)
+        root = self.fs._strip_protocol(self.root)
+        return path[len(root) :].lstrip("/")
+
+    def put(self, key: str, write: Callable[[IO[bytes]], None]) -> StoredFile:
+        path = self.path_for(key)
+        directory, _, name = path.rpartition("/")
+        temp = f"{directory}/.{name}{TEMP_MARKER}{uuid.uuid4().hex}"
+        try:
+            with self.fs.open(temp, "wb") as raw:
+                writer = HashingWriter(raw)
+                write(writer)  # type: ignore[arg-type]
+            self.fs.mv(temp, path)
+        except BaseException as exc:
+            self._remove_quietly(temp)
+            if isinstance(exc, ModelShelfError) or not isinstance(exc, Exception):
+                raise
+            if isinstance(exc, OSError):
+                raise StoreError(f"could not write {key} to {self.url}: {exc}") from exc
+            raise
+        return StoredFile(key=key, sha256=writer.hexdigest(), size=writer.size)
+
+    def _remove_quietly(self, path: str) -> None:
+        # Best effort: a leftover is reported by verify and removed by gc.
+        with contextlib.suppress(Exception):
+            if self.fs.exists(path):
+                self.fs.rm(path)
+
+    def open(self, key: str) -> IO[bytes]:
+        path = self.path_for(key)
+        try:
+            return cast("IO[bytes]", self.fs.open(path, "rb"))
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StoreError(f"could not read {key} from {self.url}: {exc}") from exc
+
+    def delete(self, key: str) -> bool:
+        path = self.path_for(key)
+        if self._info(key) is None:  # deleting a missing S3 object is not an error there
+            return False
+        try:
+            self.fs.rm(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _info(self, key: str) -> dict[str, Any] | None:
+        path = self.path_for(key)
+        self.fs.invalidate_cache(path)
+        try:
+            info = self.fs.info(path)
+        except FileNotFoundError:
+            return None
+        return info if info.get("type") == "file" else None
+
+    def exists(self, key: str) -> bool:
+        return self._info(key) is not None
+
+    def size(self, key: str) -> int | None:
+        info = self._info(key)
+        return None if info is None else int(info["size"])
+
+    def modified_at(self, key: str) -> float | None:
+        if self._info(key) is None:
+            return None
+        try:
+            return float(self.fs.modified(self.path_for(key)).timestamp())
+        except (NotImplementedError, FileNotFoundError, OSError):
+            return None
+
+    def _walk(self) -> Iterator[str]:
+        self.fs.invalidate_cache()
+        try:
+            paths = self.fs.find(self.root)
+        except FileNotFoundError:
+            return
+        for path in paths:
+            yield self._key_of(path)
+
+    def iter_keys(self) -> Iterator[str]:
+        for key in self._walk():
+            if TEMP_MARKER not in key.rpartition("/")[2]:
+                yield key
+
+    def iter_temporary(self) -> Iterator[str]:
+        for key in self._walk():
+            if TEMP_MARKER in key.rpartition("/")[2]:
+                yield key
+
+    def delete_temporary(self, name: str) -> bool:
+        if TEMP_MARKER not in name.rpartition("/")[2]:
+            raise InvalidInputError(f"{name!r} is not a temporary file")
+        return self.delete(name)
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"<FsspecArtifactStore {self.url}>"
+
+
+def _create(root: str, **storage_options: Any) -> ArtifactStore:
+    return FsspecArtifactStore(root, **storage_options)
+
+
+@hookimpl
+def modelshelf_artifact_stores() -> list[Provider[ArtifactStore]]:
+    return [
+        Provider(
+            name="fsspec",
+            factory=_create,
+            description="any fsspec URL (s3://, gs://, az://, memory://); temp key then move",
+            capabilities={"atomic", "remote"},
+        )
+    ]
