@@ -30,6 +30,7 @@ import hashlib
 import io
 import math
 import multiprocessing
+import os
 import threading
 import time
 from datetime import timedelta
@@ -81,10 +82,11 @@ if TYPE_CHECKING:
         VersioningScheme,
     )
 
-#: Hypothesis settings of the suites' property tests: few examples, no
-#: deadline (a store on a slow disk is not wrong), no database writes.
+#: Hypothesis settings of the suites' property tests: few examples (many
+#: with ``MODELSHELF_STRESS=1``), no deadline (a store on a slow disk is not
+#: wrong), no example database.
 SUITE_SETTINGS = settings(
-    max_examples=40,
+    max_examples=1000 if os.environ.get("MODELSHELF_STRESS") == "1" else 40,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

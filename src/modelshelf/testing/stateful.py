@@ -21,6 +21,7 @@ store serves all examples.
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import tempfile
 import uuid
@@ -47,10 +48,12 @@ if TYPE_CHECKING:
 
     from modelshelf.protocols import MetadataStore
 
-#: Example and step counts that keep a contract run to a few seconds.
+_STRESS = os.environ.get("MODELSHELF_STRESS") == "1"
+#: Example and step counts that keep a contract run to a few seconds
+#: (``MODELSHELF_STRESS=1`` runs twenty times as many, longer sequences).
 MACHINE_SETTINGS = settings(
-    max_examples=15,
-    stateful_step_count=20,
+    max_examples=300 if _STRESS else 15,
+    stateful_step_count=50 if _STRESS else 20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
