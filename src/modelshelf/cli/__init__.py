@@ -340,7 +340,7 @@ def _read_mapping(path: Path, option: str) -> dict[str, Any]:
             import yaml
         except ImportError:
             raise click.BadParameter(
-                f"{path} is YAML, and reading YAML needs PyYAML (pip install pyyaml); "
+                f"{path} is YAML, and reading YAML needs PyYAML (pip install 'modelshelf[yaml]'); "
                 "or give a JSON file",
                 param_hint=option,
             ) from None
