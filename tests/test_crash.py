@@ -35,6 +35,8 @@ from modelshelf import ModelRegistry
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from sklearn.linear_model import LogisticRegression
+
 STRESS = os.environ.get("MODELSHELF_STRESS") == "1"
 KILLS_PER_STORE = 400 if STRESS else 40
 #: The registry keeps about this many versions, so each check stays cheap.
@@ -156,3 +158,47 @@ def test_sigkill_while_saving_loses_nothing(
         f"\n[crash:{store}] kills={kills} committed_saves={len(saved)} "
         f"deletes_started={len(deleting)} leftovers_seen={leftovers} loads_checked={loaded} lost=0"
     )
+
+
+def _stages(storage: Path, store: str) -> dict[str, str]:
+    with ModelRegistry(storage, store=store) as registry:
+        return {m.version: m.stage.value for m in registry.get_model_versions(MODEL_NAME)}
+
+
+def test_torn_journal_write_is_all_or_nothing(tmp_path: Path, logistic: LogisticRegression) -> None:
+    """A promotion archives the old Production version and promotes the new one
+    in one journal write. Cut that write at every byte (a power cut mid-write):
+    a reader sees the state before or the state after, never a mix."""
+    storage = tmp_path / "registry"
+    with ModelRegistry(storage, store="json") as registry:
+        registry.save_model(logistic, MODEL_NAME)
+        registry.save_model(logistic, MODEL_NAME)
+        registry.transition_stage(MODEL_NAME, "1.0.0", "Production")
+    before = _stages(storage, "json")
+    journal = storage / "index.journal"
+    start = journal.stat().st_size
+    with ModelRegistry(storage, store="json") as registry:
+        registry.transition_stage(MODEL_NAME, "1.0.1", "Production")
+    after = _stages(storage, "json")
+    assert before != after
+    whole = journal.read_bytes()
+    assert len(whole) > start
+    seen = set()
+    every = range(start, len(whole) + 1)
+    cuts = (
+        every if STRESS else sorted({*every[:3], *every[-3:], *every[:: max(1, len(every) // 40)]})
+    )
+    for cut in cuts:
+        journal.write_bytes(whole[:cut])
+        stages = _stages(storage, "json")
+        assert stages in (before, after), f"cut at byte {cut - start}: {stages}"
+        seen.add(tuple(sorted(stages.items())))
+        # The next writer drops the torn tail and carries on from a whole state.
+        with ModelRegistry(storage, store="json") as registry:
+            registry.set_alias(f"{MODEL_NAME}:1.0.0", "probe")
+            assert registry.get_metadata(f"{MODEL_NAME}@probe").version == "1.0.0"
+            assert {m.version: m.stage.value for m in registry.get_model_versions(MODEL_NAME)} in (
+                before,
+                after,
+            )
+    assert len(seen) == 2

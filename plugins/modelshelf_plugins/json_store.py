@@ -68,6 +68,12 @@ class _Index:
 
     def apply(self, entry: dict[str, Any]) -> None:
         op = entry["op"]
+        if op == "batch":
+            # One change made of several entries travels as one journal line,
+            # so a torn write loses all of it or none (see ``_append``).
+            for part in entry["entries"]:
+                self.apply(part)
+            return
         if op == "add":
             metadata = converter.structure(entry["data"], ModelMetadata)
             self.records[metadata.model_id] = metadata
@@ -225,9 +231,17 @@ class JsonStore:
         self._journal_offset += len(complete)
 
     def _append(self, entries: list[dict[str, Any]]) -> None:
-        """Durably append entries, then apply them to our own view."""
+        """Durably append one change, then apply it to our own view.
+
+        A change of several entries (archive the old Production version,
+        promote the new one, audit both) is written as a single ``batch``
+        line: a crash can tear only the last line, and a torn line is
+        ignored, so the change is applied whole or not at all.
+        """
         if self._identity(self.journal_path) is None or self._stale_journal:
             self._new_journal()
+        if len(entries) > 1:
+            entries = [{"op": "batch", "entries": entries}]
         payload = b"".join(
             json.dumps(entry, allow_nan=False, separators=(",", ":")).encode() + b"\n"
             for entry in entries
