@@ -84,7 +84,7 @@ def _reader(storage: str, store: str, start: Event, stop: Event) -> dict[str, An
     registry = ModelRegistry(storage, store=store)
     start.wait(30)
     problems: list[str] = []
-    passes = rows_checked = 0
+    passes = rows_checked = verifications = 0
     highest_count = 0
     while not stop.is_set() or passes < 5:
         listed = registry.list_models()
@@ -106,9 +106,23 @@ def _reader(storage: str, store: str, start: Event, stop: Event) -> dict[str, An
                     problems.append(f"row {metadata.model_id} has no file {ref.key}")
         if shared:
             registry.load(shared[-1].model_id)
+        if passes % 4 == 0:
+            # verify() while others write: a "missing" file is only a fault if
+            # its row is still there (a delete may land between the two looks).
+            verifications += 1
+            for finding in registry.verify().findings:
+                if finding.kind in ("missing", "mismatch", "unsafe"):
+                    assert finding.model_id is not None
+                    if registry.store.get(finding.model_id) is not None:
+                        problems.append(f"verify: {finding}")
         passes += 1
     registry.close()
-    return {"problems": problems, "passes": passes, "rows_checked": rows_checked}
+    return {
+        "problems": problems,
+        "passes": passes,
+        "rows_checked": rows_checked,
+        "verifications": verifications,
+    }
 
 
 def _start(tmp_path: Any, name: str, work: Callable[[], dict[str, Any]]) -> tuple[Any, str]:
@@ -162,7 +176,8 @@ def test_concurrent_saves_get_distinct_versions_and_readers_see_whole_changes(
     print(
         f"\n[concurrency:{store}] saves={len(saved)} distinct_versions={expected} "
         f"transitions={mutations['promoted']} save+delete={mutations['deleted']} "
-        f"reader_passes={reading['passes']} rows_checked={reading['rows_checked']} lost=0"
+        f"reader_passes={reading['passes']} rows_checked={reading['rows_checked']} "
+        f"verify_runs={reading['verifications']} lost=0"
     )
 
 
