@@ -1,4 +1,4 @@
-"""Several processes on one registry at once, on each bundled store.
+"""Several processes on one registry at once, on each bundled store (and PostgreSQL).
 
 DESIGN.md invariant 2: N processes saving the same model name at once get
 N distinct versions and none is lost. While four savers run, a fifth
@@ -36,6 +36,22 @@ CHURN = "churn"
 pytestmark = [pytest.mark.slow, pytest.mark.modelshelf_multiprocess]
 
 _FORK = multiprocessing.get_context("fork")
+#: Both bundled stores, and the external PostgreSQL store when a server runs.
+STORES = ["sqlite", "json", "postgresql"]
+
+
+@pytest.fixture(params=STORES)
+def target(request: pytest.FixtureRequest) -> tuple[str, str | None]:
+    """(store name, store_url) for one test; PostgreSQL gets a fresh schema."""
+    store = str(request.param)
+    if store != "postgresql":
+        return store, None
+    return store, str(request.getfixturevalue("modelshelf_postgresql_url"))
+
+
+def _open(storage: str, target: tuple[str, str | None]) -> ModelRegistry:
+    store, url = target
+    return ModelRegistry(storage, store=store, store_url=url)
 
 
 def _run(result_path: str, work: Callable[[], dict[str, Any]]) -> None:
@@ -48,8 +64,10 @@ def _run(result_path: str, work: Callable[[], dict[str, Any]]) -> None:
         json.dump(result, handle)
 
 
-def _saver(storage: str, store: str, model: Any, start: Event) -> dict[str, Any]:
-    registry = ModelRegistry(storage, store=store)
+def _saver(
+    storage: str, target: tuple[str, str | None], model: Any, start: Event
+) -> dict[str, Any]:
+    registry = _open(storage, target)
     start.wait(30)
     saved = []
     for i in range(SAVES_PER_PROCESS):
@@ -59,18 +77,20 @@ def _saver(storage: str, store: str, model: Any, start: Event) -> dict[str, Any]
     return {"saved": saved}
 
 
-def _mutator(storage: str, store: str, model: Any, start: Event, stop: Event) -> dict[str, Any]:
+def _mutator(
+    storage: str, target: tuple[str, str | None], model: Any, start: Event, stop: Event
+) -> dict[str, Any]:
     """Promote versions of the shared name; save and delete versions of another."""
-    registry = ModelRegistry(storage, store=store)
-    rng = random.Random(store)
+    registry = _open(storage, target)
+    rng = random.Random(target[0])
     start.wait(30)
     promoted = deleted = 0
     while not stop.is_set() or promoted < 20:
         versions = registry.get_model_versions(SHARED)
         if versions:
-            target = rng.choice(versions)
+            chosen = rng.choice(versions)
             registry.transition_stage(
-                SHARED, target.version, rng.choice([Stage.PRODUCTION, Stage.STAGING])
+                SHARED, chosen.version, rng.choice([Stage.PRODUCTION, Stage.STAGING])
             )
             promoted += 1
         doomed = registry.save_model(model, CHURN, metrics={"f1": 0.5})
@@ -80,8 +100,10 @@ def _mutator(storage: str, store: str, model: Any, start: Event, stop: Event) ->
     return {"promoted": promoted, "deleted": deleted}
 
 
-def _reader(storage: str, store: str, start: Event, stop: Event) -> dict[str, Any]:
-    registry = ModelRegistry(storage, store=store)
+def _reader(
+    storage: str, target: tuple[str, str | None], start: Event, stop: Event
+) -> dict[str, Any]:
+    registry = _open(storage, target)
     start.wait(30)
     problems: list[str] = []
     passes = rows_checked = verifications = 0
@@ -141,19 +163,18 @@ def _result(process: Any, path: str) -> dict[str, Any]:
     return result
 
 
-@pytest.mark.parametrize("store", ["sqlite", "json"])
 def test_concurrent_saves_get_distinct_versions_and_readers_see_whole_changes(
-    store: str, tmp_path: Any, logistic: LogisticRegression
+    target: tuple[str, str | None], tmp_path: Any, logistic: LogisticRegression
 ) -> None:
     storage = str(tmp_path / "registry")
-    ModelRegistry(storage, store=store).close()
+    _open(storage, target).close()
     start, stop = _FORK.Event(), _FORK.Event()
     savers = [
-        _start(tmp_path, f"saver{i}", lambda: _saver(storage, store, logistic, start))
+        _start(tmp_path, f"saver{i}", lambda: _saver(storage, target, logistic, start))
         for i in range(SAVERS)
     ]
-    mutator = _start(tmp_path, "mutator", lambda: _mutator(storage, store, logistic, start, stop))
-    reader = _start(tmp_path, "reader", lambda: _reader(storage, store, start, stop))
+    mutator = _start(tmp_path, "mutator", lambda: _mutator(storage, target, logistic, start, stop))
+    reader = _start(tmp_path, "reader", lambda: _reader(storage, target, start, stop))
     start.set()
     saved = [pair for p in savers for pair in _result(*p)["saved"]]
     stop.set()
@@ -164,7 +185,7 @@ def test_concurrent_saves_get_distinct_versions_and_readers_see_whole_changes(
     assert len({model_id for model_id, _ in saved}) == expected
     assert len({version for _, version in saved}) == expected, "two saves got one version"
     assert reading["problems"] == []
-    with ModelRegistry(storage, store=store) as registry:
+    with _open(storage, target) as registry:
         versions = registry.get_model_versions(SHARED)
         assert sorted(m.model_id for m in versions) == sorted(i for i, _ in saved)
         assert {m.version for m in versions} == {v for _, v in saved}
@@ -174,23 +195,22 @@ def test_concurrent_saves_get_distinct_versions_and_readers_see_whole_changes(
         assert report.findings == (), report.findings
         assert report.checked == expected
     print(
-        f"\n[concurrency:{store}] saves={len(saved)} distinct_versions={expected} "
+        f"\n[concurrency:{target[0]}] saves={len(saved)} distinct_versions={expected} "
         f"transitions={mutations['promoted']} save+delete={mutations['deleted']} "
         f"reader_passes={reading['passes']} rows_checked={reading['rows_checked']} "
         f"verify_runs={reading['verifications']} lost=0"
     )
 
 
-@pytest.mark.parametrize("store", ["sqlite", "json"])
 def test_racing_the_same_explicit_version_admits_exactly_one(
-    store: str, tmp_path: Any, logistic: LogisticRegression
+    target: tuple[str, str | None], tmp_path: Any, logistic: LogisticRegression
 ) -> None:
     storage = str(tmp_path / "registry")
-    ModelRegistry(storage, store=store).close()
+    _open(storage, target).close()
     start = _FORK.Event()
 
     def claim() -> dict[str, Any]:
-        registry = ModelRegistry(storage, store=store)
+        registry = _open(storage, target)
         start.wait(30)
         try:
             return {"won": registry.save_model(logistic, SHARED, version="7.0.0")}
@@ -204,7 +224,7 @@ def test_racing_the_same_explicit_version_admits_exactly_one(
     results = [_result(*racer) for racer in racers]
     assert sum("won" in r for r in results) == 1, results
     assert all("7.0.0" in r["lost"] for r in results if "lost" in r)
-    with ModelRegistry(storage, store=store) as registry:
+    with _open(storage, target) as registry:
         assert [m.version for m in registry.get_model_versions(SHARED)] == ["7.0.0"]
         report = registry.verify()
         assert report.findings == (), "a losing racer left its file behind"
