@@ -52,14 +52,29 @@ class Stage(str, Enum):
         if isinstance(value, Stage):
             return value
         if isinstance(value, str):
+            exact = _STAGES_BY_VALUE.get(value)  # the stored spelling: no loop
+            if exact is not None:
+                return exact
             for stage in cls:
                 if stage.value.lower() == value.strip().lower():
                     return stage
         raise UnknownStageError(value, [stage.value for stage in cls])
 
 
+_STAGES_BY_VALUE = {stage.value: stage for stage in Stage}
+
+
 def check_name(field_name: str, value: object) -> str:
     """Validate a model name (or anything used as one) and say which rule it broke."""
+    # Fast path for a valid name (every stored row is re-validated on read):
+    # the pattern already excludes separators, NUL and control characters.
+    if (
+        type(value) is str
+        and len(value) <= MAX_NAME_LENGTH
+        and ".." not in value
+        and NAME_PATTERN.fullmatch(value)
+    ):
+        return value
     if not isinstance(value, str):
         raise InvalidMetadataError(field_name, f"must be a string, got {type(value).__name__}")
     if not value:
@@ -93,6 +108,8 @@ def check_metric_name(value: object) -> str:
 
 
 def check_metric_value(name: str, value: object) -> float:
+    if type(value) is float and math.isfinite(value):
+        return value  # the common case, without the numbers.Real ABC check
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidMetadataError(
             "metrics", f"{name}: must be a real number, got {type(value).__name__} {value!r}"
@@ -113,8 +130,24 @@ def _to_metrics(value: object) -> dict[str, float]:
 
 def _to_json(path: str, value: object) -> JSONValue:
     """Copy ``value`` into plain JSON types, or say where it cannot be held."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:  # exact types skip the ABC checks
+        return value
+    if kind is float and math.isfinite(value):  # type: ignore[arg-type]
+        return value
     if value is None or isinstance(value, (str, bool)):
         return value
+    # Containers before numbers: a dict is then never put through the
+    # numbers ABCs, whose isinstance checks are slow.
+    if kind is dict or isinstance(value, Mapping):
+        out: dict[str, JSONValue] = {}
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if not isinstance(key, str):
+                raise InvalidMetadataError(path, f"key {key!r} must be a string for JSON")
+            out[key] = _to_json(f"{path}.{key}", item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_to_json(f"{path}[{i}]", item) for i, item in enumerate(value)]
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
@@ -122,15 +155,6 @@ def _to_json(path: str, value: object) -> JSONValue:
         if not math.isfinite(number):
             raise InvalidMetadataError(path, f"{number!r} cannot be stored as JSON (not finite)")
         return number
-    if isinstance(value, Mapping):
-        out: dict[str, JSONValue] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidMetadataError(path, f"key {key!r} must be a string for JSON")
-            out[key] = _to_json(f"{path}.{key}", item)
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_to_json(f"{path}[{i}]", item) for i, item in enumerate(value)]
     raise InvalidMetadataError(
         path, f"a value of type {type(value).__name__} cannot be stored as JSON"
     )
