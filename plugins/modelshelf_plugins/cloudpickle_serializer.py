@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from typing import IO, Any
 
 from modelshelf import hookimpl
@@ -14,11 +13,15 @@ class CloudpickleSerializer:
     file_extension = ".pkl"
 
     def dump(self, obj: Any, stream: IO[bytes]) -> None:
+        import pickle
+
         import cloudpickle
 
         cloudpickle.dump(obj, stream, protocol=pickle.HIGHEST_PROTOCOL)
 
     def load(self, stream: IO[bytes]) -> Any:
+        import pickle
+
         return pickle.load(stream)
 
 

@@ -23,8 +23,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from filelock import FileLock
-
 from modelshelf import converter, hookimpl
 from modelshelf.errors import DuplicateVersionError, MetadataValidationError, StoreError
 from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata, Stage, metadata_from_draft
@@ -164,6 +162,8 @@ class JsonStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.snapshot_path = directory / "index.json"
         self.journal_path = directory / "index.journal"
+        from filelock import FileLock  # here, not at import: registries on other stores skip it
+
         self._file_lock = FileLock(str(directory / "index.lock"), timeout=LOCK_TIMEOUT_SECONDS)
         self._thread_lock = threading.RLock()
         self._index = _Index()

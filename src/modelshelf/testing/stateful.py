@@ -58,9 +58,10 @@ MACHINE_SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 
-_SUFFIXES = ("a", "b", "c")
+_SUFFIXES = ("a", "b")
 _ALIASES = ("champion", "challenger")
-_STAGES = tuple(Stage)
+#: Production twice as often: promotions are where stores get archiving wrong.
+_STAGES = (Stage.PRODUCTION, Stage.PRODUCTION, Stage.STAGING, Stage.ARCHIVED, Stage.NONE)
 _TAGS = st.dictionaries(st.sampled_from(["team", "env"]), st.sampled_from(["x", "y"]), max_size=2)
 
 
@@ -172,7 +173,11 @@ class MetadataStoreMachine(RuleBasedStateMachine):
         )
 
     @precondition(lambda self: bool(self.versions))
-    @rule(data=st.data(), stage=st.sampled_from(_STAGES), archive_others=st.booleans())
+    @rule(
+        data=st.data(),
+        stage=st.sampled_from(_STAGES),
+        archive_others=st.sampled_from([True, True, False]),
+    )
     def transition(self, data: st.DataObject, stage: Stage, archive_others: bool) -> None:
         model_id = data.draw(st.sampled_from(sorted(self.versions)), label="model_id")
         target = self.versions[model_id]

@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from hypothesis import strategies as st
 
 from modelshelf.metadata import (
@@ -168,10 +169,7 @@ def _versions(draw: st.DrawFn, *, scheme: str | VersioningScheme, max_steps: int
         return _semver(draw)
     if scheme == "integer":
         return str(draw(st.integers(min_value=1, max_value=10**9)))
-    if isinstance(scheme, str):
-        raise ValueError(
-            f"versions(scheme={scheme!r}): pass 'semver', 'integer' or a VersioningScheme"
-        )
+    assert not isinstance(scheme, str)
     version = scheme.first()
     for _ in range(draw(st.integers(min_value=0, max_value=max_steps))):
         version = scheme.next_after(version)
@@ -187,6 +185,10 @@ def versions(
     other :class:`~modelshelf.protocols.VersioningScheme` object is walked
     from ``first()`` through up to ``max_steps`` calls of ``next_after``.
     """
+    if isinstance(scheme, str) and scheme not in ("semver", "integer"):
+        raise ValueError(
+            f"versions(scheme={scheme!r}): pass 'semver', 'integer' or a VersioningScheme"
+        )
     return _versions(scheme=scheme, max_steps=max_steps)
 
 
@@ -231,6 +233,19 @@ def training_info() -> SearchStrategy[TrainingInfo]:
     )
 
 
+_METADATA_FIELDS = frozenset(attrs.fields_dict(ModelMetadata))
+_DRAFT_FIELDS = frozenset(attrs.fields_dict(ModelDraft))
+
+
+def _check_fields(strategy: str, overrides: dict[str, Any], known: frozenset[str]) -> None:
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TypeError(
+            f"{strategy}() got unknown fields: {', '.join(unknown)} "
+            f"(fields are: {', '.join(sorted(known))})"
+        )
+
+
 def _draw_fields(draw: st.DrawFn, overrides: dict[str, Any]) -> dict[str, Any]:
     """Draw every shared version field; an override is a value or a strategy."""
 
@@ -273,8 +288,6 @@ def _model_metadata(draw: st.DrawFn, overrides: dict[str, Any]) -> ModelMetadata
     fields["model_id"] = pick("model_id", st.integers(min_value=1, max_value=2**31))
     fields["version"] = pick("version", versions())
     fields["aliases"] = pick("aliases", aliases())
-    if overrides:
-        raise TypeError(f"model_metadata() got unknown fields: {', '.join(sorted(overrides))}")
     return ModelMetadata(**fields)
 
 
@@ -285,6 +298,7 @@ def model_metadata(**overrides: Any) -> SearchStrategy[ModelMetadata]:
     or to a strategy (``metrics=ms.metrics(min_size=1)``); an unknown field
     name is a TypeError.
     """
+    _check_fields("model_metadata", overrides, _METADATA_FIELDS)
     return _model_metadata(overrides)
 
 
@@ -296,8 +310,6 @@ def _model_drafts(draw: st.DrawFn, overrides: dict[str, Any]) -> ModelDraft:
     fields["requested_version"] = (
         draw(requested) if isinstance(requested, st.SearchStrategy) else requested
     )
-    if overrides:
-        raise TypeError(f"model_drafts() got unknown fields: {', '.join(sorted(overrides))}")
     return ModelDraft(**fields)
 
 
@@ -306,6 +318,7 @@ def model_drafts(**overrides: Any) -> SearchStrategy[ModelDraft]:
 
     ``requested_version`` defaults to None (the scheme picks the version).
     """
+    _check_fields("model_drafts", overrides, _DRAFT_FIELDS)
     return _model_drafts(overrides)
 
 
