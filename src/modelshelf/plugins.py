@@ -111,13 +111,21 @@ class PluginHost:
     # -- loading ----------------------------------------------------------
 
     def _load_entrypoints(self, *, third_party: bool) -> None:
+        # ``dist.name`` and ``dist.version`` each parse METADATA again; read it
+        # once per distribution (entry points of one distribution share it).
+        described: dict[int, tuple[str | None, str | None]] = {}
         for ep in entry_points(group=ENTRY_POINT_GROUP):
-            dist = ep.dist.name if ep.dist is not None else None
+            dist: str | None = None
+            version: str | None = None
+            if ep.dist is not None:
+                if id(ep.dist) not in described:
+                    meta = ep.dist.metadata
+                    described[id(ep.dist)] = (meta["Name"], meta["Version"])
+                dist, version = described[id(ep.dist)]
             if not third_party and dist != BUNDLED_DISTRIBUTION:
                 continue
             if self.pm.is_blocked(ep.name) or self.pm.has_plugin(ep.name):
                 continue
-            version = ep.dist.version if ep.dist is not None else None
             where = f"entry point {ep.name!r} ({ep.value}) of {dist or '?'} {version or ''}".strip()
             try:
                 plugin = ep.load()
