@@ -317,3 +317,102 @@ def test_registry_state_sees_a_stray_file(tmp_path: Path, logistic: LogisticRegr
         stray.write_bytes(b"partial")
         with pytest.raises(AssertionError):
             assert_nothing_left(registry, before)
+
+
+def _fill(handle: Any, limit: int | None = None) -> int | None:
+    """Write zeros until the disk is full (return ENOSPC) or ``limit`` bytes."""
+    written = 0
+    while limit is None or written < limit:
+        try:
+            written += handle.write(b"\0" * 4096)
+        except OSError as exc:
+            return exc.errno
+    return None
+
+
+@pytest.mark.parametrize("store", ["sqlite", "json"])
+def test_disk_full_while_recording_metadata(
+    store: str, tmp_path: Path, logistic: LogisticRegression
+) -> None:
+    """The artifact is written, then the metadata store's disk is full: the save
+    fails with a StoreError and takes its (already durable) file back with it."""
+    metadata_dir = tmp_path / "metadata"
+    with tiny_filesystem(metadata_dir, "512k"):
+        url = str(metadata_dir / "registry.db") if store == "sqlite" else str(metadata_dir)
+        registry = ModelRegistry(tmp_path / "registry", store=store, store_url=url)
+        try:
+            registry.save_model(logistic, "meta", metrics={"f1": 0.5})
+            before = registry_state(registry)
+            filler = metadata_dir / "filler"
+            with open(filler, "wb", buffering=0) as handle:
+                assert _fill(handle) == errno.ENOSPC
+            with pytest.raises(StoreError) as caught:
+                registry.save_model(logistic, "meta", description="x" * 50_000)
+            assert isinstance(caught.value, ModelShelfError)
+            assert registry_state(registry) == before
+            assert list(registry.storage.iter_keys()) == [
+                m.artifact.key for m in registry.list_models()
+            ]
+            assert list(registry.storage.iter_temporary()) == []
+            filler.unlink()
+            registry.save_model(logistic, "meta")
+            assert [m.version for m in registry.get_model_versions("meta")] == ["1.0.0", "1.0.1"]
+            assert registry.verify().findings == ()
+        finally:
+            registry.close()
+
+
+def test_disk_full_during_json_compaction_keeps_the_recorded_change(
+    tmp_path: Path,
+    logistic: LogisticRegression,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The journal line fits but the snapshot it triggers does not. Folding the
+    journal is optional work: the save stands (row and file), nothing is lost,
+    and a later save once space is back folds everything in."""
+    from modelshelf_plugins import json_store
+
+    monkeypatch.setattr(json_store, "MIN_COMPACTION_LINES", 10**6)
+    metadata_dir = tmp_path / "metadata"
+    with tiny_filesystem(metadata_dir, "256k"):
+        registry = ModelRegistry(tmp_path / "registry", store="json", store_url=str(metadata_dir))
+        try:
+            for _ in range(12):
+                registry.save_model(logistic, "folded", description="d" * 2000)
+            registry.set_alias("folded:1.0.0", "first")
+            # Now the journal outgrows the index at the next write: it will fold.
+            monkeypatch.setattr(json_store, "MIN_COMPACTION_LINES", 1)
+            fillers: list[Path] = []
+            while len(fillers) < 1000:
+                fillers.append(metadata_dir / f"filler-{len(fillers)}")
+                with open(fillers[-1], "wb", buffering=0) as handle:
+                    if _fill(handle, limit=4096) == errno.ENOSPC:
+                        break
+            else:
+                pytest.fail("the tiny filesystem never filled up")
+            for filler in fillers[:3]:  # room for a journal line, not a snapshot
+                filler.unlink(missing_ok=True)
+            outcomes: list[int | None] = []
+            for _ in range(3):
+                try:
+                    outcomes.append(registry.save_model(logistic, "folded", description="e"))
+                except StoreError:
+                    outcomes.append(None)
+            assert any(outcomes), "the tiny journal line should have fit"
+            assert "could not fold the journal" in caplog.text, "the fold never hit the full disk"
+            for model_id in filter(None, outcomes):
+                assert registry.load_model(model_id, strict=True) is not None
+            assert registry.verify().ok
+            assert [p for p in metadata_dir.iterdir() if ".tmp-" in p.name] == []
+            for filler in fillers:
+                filler.unlink(missing_ok=True)
+            registry.save_model(logistic, "folded")
+        finally:
+            registry.close()
+        with ModelRegistry(
+            tmp_path / "registry", store="json", store_url=str(metadata_dir)
+        ) as reopened:
+            versions = reopened.get_model_versions("folded")
+            assert len(versions) == 12 + sum(1 for o in outcomes if o) + 1
+            assert reopened.verify().findings == ()

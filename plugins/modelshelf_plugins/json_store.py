@@ -16,9 +16,10 @@ were appended since its last look.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,8 @@ FORMAT = 1
 #: at least as many as the snapshot has versions: amortised O(1) per write.
 MIN_COMPACTION_LINES = 1000
 LOCK_TIMEOUT_SECONDS = 120.0
+
+logger = logging.getLogger("modelshelf")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -238,20 +241,25 @@ class JsonStore:
         line: a crash can tear only the last line, and a torn line is
         ignored, so the change is applied whole or not at all.
         """
-        if self._identity(self.journal_path) is None or self._stale_journal:
-            self._new_journal()
         if len(entries) > 1:
             entries = [{"op": "batch", "entries": entries}]
         payload = b"".join(
             json.dumps(entry, allow_nan=False, separators=(",", ":")).encode() + b"\n"
             for entry in entries
         )
-        with open(self.journal_path, "r+b") as journal:
-            journal.truncate(self._journal_offset)  # drop a torn line left by a crash
-            journal.seek(self._journal_offset)
-            journal.write(payload)
-            journal.flush()
-            os.fsync(journal.fileno())
+        try:
+            if self._identity(self.journal_path) is None or self._stale_journal:
+                self._new_journal()
+            with open(self.journal_path, "r+b") as journal:
+                journal.truncate(self._journal_offset)  # drop a torn line left by a crash
+                journal.seek(self._journal_offset)
+                journal.write(payload)
+                journal.flush()
+                os.fsync(journal.fileno())
+        except OSError as exc:  # e.g. a full disk: take back what got written
+            with suppress(OSError):
+                os.truncate(self.journal_path, self._journal_offset)
+            raise StoreError(f"cannot write the JSON index in {self.directory}: {exc}") from exc
         for entry in entries:
             self._index.apply(entry)
         self._journal_offset += len(payload)
@@ -262,11 +270,15 @@ class JsonStore:
 
     def _replace(self, path: Path, content: bytes) -> None:
         temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with open(temp, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
+        try:
+            with open(temp, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
         _fsync_dir(self.directory)
 
     def _new_journal(self) -> None:
@@ -278,11 +290,29 @@ class JsonStore:
         self._stale_journal = False
 
     def _compact(self) -> None:
+        """Fold the journal into a new snapshot.
+
+        Optional work, done after a change is already durable in the journal:
+        if it fails (a full disk), the change stands and the journal stays
+        authoritative. Raising here would tell the caller its change failed
+        when it did not, and a save would then discard a recorded file.
+        """
         self._index.generation += 1
         snapshot = json.dumps(self._index.to_snapshot(), allow_nan=False, separators=(",", ":"))
-        self._replace(self.snapshot_path, snapshot.encode())
+        try:
+            self._replace(self.snapshot_path, snapshot.encode())
+        except OSError as exc:
+            self._index.generation -= 1
+            logger.warning("could not fold the journal in %s: %s", self.directory, exc)
+            return
         self._snapshot_id = self._identity(self.snapshot_path)
-        self._new_journal()
+        try:
+            self._new_journal()
+        except OSError as exc:
+            # The snapshot holds everything and the old journal is now stale;
+            # the next write starts a fresh journal before it appends.
+            self._stale_journal = True
+            logger.warning("could not start a new journal in %s: %s", self.directory, exc)
 
     # -- reading ------------------------------------------------------------------
 

@@ -228,15 +228,23 @@ class SqliteStore:
                 raise StoreError(f"SQLite store {self.path} is not writable: {exc}") from exc
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as exc:
+                self._rollback()
+                if isinstance(exc, sqlite3.Error):  # e.g. "database or disk is full"
+                    raise StoreError(f"write failed on {self.path}: {exc}") from exc
                 raise
             else:
                 try:
                     self._conn.execute("COMMIT")
                 except sqlite3.Error as exc:
-                    self._conn.execute("ROLLBACK")
+                    self._rollback()
                     raise StoreError(f"commit failed on {self.path}: {exc}") from exc
+
+    def _rollback(self) -> None:
+        """Roll back unless SQLite already did (it does after some errors,
+        such as a full disk, and a second ROLLBACK would mask the first error)."""
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
