@@ -217,3 +217,19 @@ def test_signed_versions_still_load(
         assert loaded.artifacts == {"extra": [1, 2, 3]}
         assert (loaded.model.coef_ == logistic.coef_).all()
         assert registry.verify().findings == ()
+
+
+def test_a_refusal_is_logged_with_its_reason(
+    tmp_path: Path, marker: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``load_model`` returns None, and the log says which file and why."""
+    storage = tmp_path / "registry"
+    with ModelRegistry(storage, signing_key=KEY) as signer:
+        model_id = signer.save_model(Payload(marker), "signed")
+        key = signer.get_metadata(model_id).artifact.key
+    with ModelRegistry(storage, signing_key="wrong") as registry, caplog.at_level("WARNING"):
+        assert registry.load_model(model_id) is None
+    (record,) = [r for r in caplog.records if r.name == "modelshelf"]
+    assert key in record.getMessage()
+    assert "signature does not match" in record.getMessage()
+    assert not marker.exists()
