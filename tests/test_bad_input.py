@@ -473,6 +473,7 @@ UNSERIALIZABLE = [
         ("joblib", _local_class_model, "local-class"),
         ("cloudpickle", _lock_model, "lock"),
         ("cloudpickle", _generator_model, "generator"),
+        ("skops", _generator_model, "generator"),
     ]
 ]
 
