@@ -70,24 +70,45 @@ def store_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    """A real S3 API (moto's server mode) on a free loopback port; its URL.
+    """A real S3 API (moto's server mode, its own process) on a free loopback port.
 
     Credentials and the endpoint go into the environment, where s3fs (and any
     child process) finds them, just as a team's machines would configure it.
     """
-    from moto.server import ThreadedMotoServer
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_ACCESS_KEY_ID", "modelshelf-test")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "modelshelf-test-secret")
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        patch.setenv("AWS_ENDPOINT_URL", endpoint)
-        yield endpoint
-    server.stop()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"moto's S3 server did not start on {endpoint}")
+                time.sleep(0.1)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("AWS_ACCESS_KEY_ID", "modelshelf-test")
+            patch.setenv("AWS_SECRET_ACCESS_KEY", "modelshelf-test-secret")
+            patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+            patch.setenv("AWS_ENDPOINT_URL", endpoint)
+            yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 @pytest.fixture

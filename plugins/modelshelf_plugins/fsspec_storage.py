@@ -6,13 +6,16 @@ specific to one vendor. Credentials and endpoints come from the backend's
 own configuration (for S3: ``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``,
 profiles...), or from ``storage_options`` when the store is built in code.
 
-Atomicity: every write goes to a temporary key beside the final one
-(``.<name>.tmp-<uuid>``) while its SHA-256 is computed, and is then moved
-onto the final key. On a filesystem that is a rename; on S3/GCS/Azure it is
-a server-side copy, which creates the final object whole or not at all, then
-a delete of the temporary key. Readers therefore never see a partial object
-under a final key, and a crash leaves only a temporary key that ``verify``
-reports and ``gc`` removes, exactly as with local files.
+Atomicity, per backend: on object stores (S3, GCS, Azure: fsspec's buffered
+files) a write relies on the store's own atomic commit. A small artifact is
+one PUT and a large one a multipart upload; either becomes an object under
+its final key only when complete, and a failed write is discarded (the
+multipart upload aborted). Elsewhere (``memory://``, other filesystems) the
+bytes go to a temporary name beside the key (``.<name>.tmp-<uuid>``) and
+are then moved onto it. Either way the SHA-256 is computed while writing,
+readers never see a partial object under a final key, and what a crash
+leaves (a temporary name, or an unfinished multipart upload that a bucket
+lifecycle rule expires) is never taken for an artifact.
 
 Local paths do not come here: the registry keeps them on the ``local``
 store, whose rename-and-fsync path is faster and durable.
@@ -25,13 +28,17 @@ import uuid
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from modelshelf import hookimpl
-from modelshelf.errors import InvalidInputError, ModelShelfError, StoreError
+from modelshelf.errors import InvalidInputError, StoreError
 from modelshelf.protocols import ArtifactStore, Provider, StoredFile
 from modelshelf_plugins.local_storage import TEMP_MARKER, HashingWriter
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
+
+
+#: Backends whose uploads become objects only when complete (PUT / multipart).
+COMMITTING_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "oss"})
 
 
 def check_key(key: str) -> str:
@@ -63,6 +70,10 @@ class FsspecArtifactStore:
                 "(is the fsspec backend for this scheme installed, e.g. s3fs for s3://?)"
             ) from exc
         self.root = f"{root.rstrip('/')}/models"
+        protocols = self.fs.protocol
+        protocols = {protocols} if isinstance(protocols, str) else set(protocols)
+        #: Whether this backend publishes an upload atomically when it completes.
+        self.commits_uploads = bool(protocols & COMMITTING_PROTOCOLS)
         # Object stores have no directories, and creating a bucket may be
         # forbidden; the first write reports a real problem.
         with contextlib.suppress(OSError, NotImplementedError):
@@ -78,6 +89,38 @@ class FsspecArtifactStore:
 
     def put(self, key: str, write: Callable[[IO[bytes]], None]) -> StoredFile:
         path = self.path_for(key)
+        if self.commits_uploads:
+            try:
+                raw = self.fs.open(path, "wb")
+            except OSError as exc:
+                raise StoreError(f"could not write {key} to {self.url}: {exc}") from exc
+            return self._put_committed(key, raw, write)
+        return self._put_moved(key, path, write)
+
+    def _put_committed(
+        self, key: str, raw: Any, write: Callable[[IO[bytes]], None]
+    ) -> StoredFile:
+        """Object stores: the object appears whole when the upload is committed.
+
+        A small file is one PUT; a large one is a multipart upload that only
+        becomes an object on completion. On failure the upload is discarded
+        (an unfinished multipart upload is aborted), so nothing is visible.
+        """
+        writer = HashingWriter(raw)
+        try:
+            write(writer)  # type: ignore[arg-type]
+            raw.close()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                raw.discard()
+                raw.closed = True  # nothing left to flush; keeps __del__ from uploading
+            if isinstance(exc, OSError):
+                raise StoreError(f"could not write {key} to {self.url}: {exc}") from exc
+            raise
+        return StoredFile(key=key, sha256=writer.hexdigest(), size=writer.size)
+
+    def _put_moved(self, key: str, path: str, write: Callable[[IO[bytes]], None]) -> StoredFile:
+        """Other filesystems: write a temporary name beside the key, then move it."""
         directory, _, name = path.rpartition("/")
         temp = f"{directory}/.{name}{TEMP_MARKER}{uuid.uuid4().hex}"
         try:
@@ -87,8 +130,6 @@ class FsspecArtifactStore:
             self.fs.mv(temp, path)
         except BaseException as exc:
             self._remove_quietly(temp)
-            if isinstance(exc, ModelShelfError) or not isinstance(exc, Exception):
-                raise
             if isinstance(exc, OSError):
                 raise StoreError(f"could not write {key} to {self.url}: {exc}") from exc
             raise

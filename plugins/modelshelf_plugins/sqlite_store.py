@@ -581,6 +581,43 @@ class SqliteStore:
                 (info.model_name, info.description, json.dumps(info.tags, sort_keys=True)),
             )
 
+    # -- restoring (used when a registry is moved here) -------------------------
+
+    def import_audit(self, events: Sequence[AuditEvent]) -> None:
+        """Append recorded events verbatim (their times included), all or none."""
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO audit (at_us, model_name, version, action, from_value, to_value, "
+                "actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        to_micros(e.at),
+                        e.model_name,
+                        e.version,
+                        e.action,
+                        e.from_value,
+                        e.to_value,
+                        e.actor,
+                        e.reason,
+                    )
+                    for e in events
+                ],
+            )
+
+    def restore_alias(self, model_name: str, alias: str, model_id: int) -> None:
+        """Point ``alias`` at ``model_id`` without recording an audit event."""
+        with self._write() as conn:
+            found = conn.execute(
+                "SELECT 1 FROM models WHERE id = ? AND model_name = ?", (model_id, model_name)
+            ).fetchone()
+            if found is None:
+                raise StoreError(f"version id {model_id} of {model_name!r} does not exist")
+            conn.execute(
+                "INSERT INTO aliases (model_name, alias, model_id) VALUES (?, ?, ?) "
+                "ON CONFLICT (model_name, alias) DO UPDATE SET model_id = excluded.model_id",
+                (model_name, alias, model_id),
+            )
+
     def explain(self, sql: str, params: Sequence[Any]) -> list[str]:
         """EXPLAIN QUERY PLAN of a statement, for tests that check index use."""
         return [row[-1] for row in self._read(f"EXPLAIN QUERY PLAN {sql}", params)]
