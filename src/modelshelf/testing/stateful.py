@@ -198,6 +198,12 @@ class MetadataStoreMachine(RuleBasedStateMachine):
             self.versions[i].stage = Stage.ARCHIVED
 
     @precondition(lambda self: bool(self.versions))
+    @rule(data=st.data())
+    def promote(self, data: st.DataObject) -> None:
+        """What the registry's promote does: Production, archiving the previous one."""
+        self.transition(data, Stage.PRODUCTION, True)
+
+    @precondition(lambda self: bool(self.versions))
     @rule(data=st.data(), alias=st.sampled_from(_ALIASES), remove=st.booleans())
     def alias(self, data: st.DataObject, alias: str, remove: bool) -> None:
         model_id = data.draw(st.sampled_from(sorted(self.versions)), label="model_id")
