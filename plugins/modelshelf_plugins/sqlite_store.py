@@ -12,7 +12,9 @@ a writer commits and never see half of a change.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import sys
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -23,6 +25,9 @@ from modelshelf import converter, hookimpl
 from modelshelf.errors import DuplicateVersionError, StoreError
 from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata, Stage, metadata_from_draft
 from modelshelf.protocols import AuditEvent, MetadataStore, Provider, VersioningScheme
+
+if sys.platform != "win32":
+    import fcntl
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -191,6 +196,7 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
+        self._queue_fd = self._open_queue(path)
         try:
             self._conn = sqlite3.connect(
                 path,
@@ -217,11 +223,39 @@ class SqliteStore:
 
     # -- transactions ---------------------------------------------------------
 
+    @staticmethod
+    def _open_queue(path: Path) -> int | None:
+        if sys.platform == "win32" or str(path) == ":memory:":
+            return None
+        try:
+            return os.open(f"{path}-writers.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            return None  # e.g. a read-only directory: SQLite's own locking still holds
+
+    @contextmanager
+    def _queued(self) -> Iterator[None]:
+        """Queue writers on an ``flock`` before SQLite's lock.
+
+        SQLite's busy handler sleeps 1, 2, 5 ... 100 ms between tries, so with
+        several processes saving, the lock sat free while waiters slept: four
+        processes saved at a third of one process's rate. The kernel wakes the
+        next ``flock`` waiter the moment the holder lets go. The lock is freed
+        when a process dies, and SQLite's locking stays the real guard.
+        """
+        if sys.platform == "win32" or self._queue_fd is None:
+            yield
+            return
+        fcntl.flock(self._queue_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One immediate transaction: the write lock is taken up front, so
         two writers never both read the same highest version."""
-        with self._lock:
+        with self._lock, self._queued():
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -625,6 +659,9 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            if self._queue_fd is not None:
+                os.close(self._queue_fd)
+                self._queue_fd = None
 
 
 def _create(storage_path: Path, url: str | None = None) -> MetadataStore:
