@@ -123,6 +123,9 @@ class FsspecArtifactStore:
         """Other filesystems: write a temporary name beside the key, then move it."""
         directory, _, name = path.rpartition("/")
         temp = f"{directory}/.{name}{TEMP_MARKER}{uuid.uuid4().hex}"
+        # A real filesystem (file://, sftp://...) needs the key's directory first.
+        with contextlib.suppress(OSError, NotImplementedError):
+            self.fs.makedirs(directory, exist_ok=True)
         try:
             with self.fs.open(temp, "wb") as raw:
                 writer = HashingWriter(raw)
