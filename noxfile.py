@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -48,8 +51,25 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
+    """The performance table (docs/performance.md); ``-- --quick`` for a smoke run.
+
+    MLflow, the peer we compare against, gets a virtual environment of its own
+    next to this session's, so its dependencies never meet ours.
+    """
     session.install("-e", ".", *_group("tests"))
-    session.run("python", "benchmarks/run.py", *session.posargs)
+    for plugin in ("plugins/modelshelf-postgresql",):
+        if Path(plugin, "pyproject.toml").exists():
+            session.install("-e", plugin)
+    peer = Path(session.virtualenv.location).with_name("bench-mlflow")
+    peer_python = peer / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    if not peer_python.exists():
+        session.run("python", "-m", "venv", str(peer))
+    session.run(
+        str(peer_python), "-m", "pip", "install", "-q", "mlflow", "scikit-learn", external=True
+    )
+    session.run(
+        "python", "benchmarks/run.py", "--mlflow-python", str(peer_python), *session.posargs
+    )
 
 
 @nox.session(default=False)
