@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import stat
+import threading
 import uuid
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 #: Temporary files carry this marker; a complete file never does.
 TEMP_MARKER = ".tmp-"
+#: Writes at least this large are hashed on a helper thread while the file
+#: write runs: both release the GIL, so a large model is hashed and written
+#: in the time of the slower of the two, not of both.
+PARALLEL_HASH_BYTES = 1024 * 1024
 
 
 class HashingWriter(io.RawIOBase):
@@ -41,8 +46,17 @@ class HashingWriter(io.RawIOBase):
 
     def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(data).cast("B")
-        self._raw.write(view)
-        self._hash.update(view)
+        if len(view) >= PARALLEL_HASH_BYTES:
+            # Both finish before returning: the caller may reuse its buffer.
+            hasher = threading.Thread(target=self._hash.update, args=(view,))
+            hasher.start()
+            try:
+                self._raw.write(view)
+            finally:
+                hasher.join()
+        else:
+            self._raw.write(view)
+            self._hash.update(view)
         self.size += len(view)
         return len(view)
 

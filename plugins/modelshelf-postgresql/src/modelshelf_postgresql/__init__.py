@@ -542,16 +542,43 @@ class PostgresStore:
         direction = "DESC" if query.descending else "ASC"
         window, window_params = window_clause(query)
         if query.orders_by_metric:
-            sql = (
-                f"{_SELECT} LEFT JOIN metrics o ON o.model_id = models.id AND o.name = %s "
-                f"WHERE {where} ORDER BY o.value IS NULL, o.value {direction}, "
-                f"models.id {direction}{window}"
-            )
-            rows = self._read(sql, [query.order_by, *params, *window_params])
-            return [self._row_to_metadata(row) for row in rows]
+            return self._find_by_metric(query, where, params, direction)
         column = _ORDER_COLUMNS[query.order_by]
         tail = f" ORDER BY {column} {direction}, models.id {direction}{window}"
         return self._fetch(where, [*params, *window_params], tail)
+
+    def _find_by_metric(
+        self, query: Query, where: str, params: list[Any], direction: str
+    ) -> list[ModelMetadata]:
+        """Versions with the metric first, in metric order, then the rest by id.
+
+        Two ordered reads in one snapshot, each cut at offset + limit: the first
+        walks the ``(name, value)`` index, and the second (versions lacking the
+        metric) only runs when the first did not fill the window, so "the top
+        20 by f1" reads about 20 rows whatever the registry's size.
+        """
+        cut = None if query.limit is None else query.offset + query.limit
+        with_metric = (
+            f"{_SELECT} JOIN metrics o ON o.model_id = models.id AND o.name = %s "
+            f"WHERE {where} ORDER BY o.value {direction}, models.id {direction} LIMIT %s"
+        )
+        without_metric = (
+            f"{_SELECT} WHERE {where} AND NOT EXISTS (SELECT 1 FROM metrics n "  # noqa: S608 - fixed fragments; values bound
+            "WHERE n.model_id = models.id AND n.name = %s) "
+            f"ORDER BY models.id {direction} LIMIT %s"
+        )
+        psycopg = self._psycopg
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                rows = list(conn.execute(with_metric, [query.order_by, *params, cut]).fetchall())
+                if cut is None or len(rows) < cut:
+                    rest = None if cut is None else cut - len(rows)
+                    rows += conn.execute(without_metric, [*params, query.order_by, rest]).fetchall()
+        except psycopg.Error as exc:
+            raise StoreError(f"query failed on {self.location}: {exc}") from exc
+        window = rows[query.offset : cut]
+        return [self._row_to_metadata(row) for row in window]
 
     def count(self, query: Query) -> int:
         where, params = where_clause(query)
