@@ -603,15 +603,19 @@ class PostgresStore:
                 " AND EXISTS (SELECT 1 FROM metrics q WHERE q.model_id = models.id AND q.name = %s)"
                 for _ in ranking.required
             )
-            rows = self._read(
+            # One grouped join: a hash aggregate over the whole registry, or a
+            # few index probes when the filter picks out a name.
+            found = self._read(
                 f"WITH weights (name, weight) AS (VALUES {values}) "  # noqa: S608 - fixed fragments; values bound
-                f"{_SELECT} WHERE {where}{required} ORDER BY "
-                "(SELECT coalesce(sum(w.weight * s.value), 0.0) FROM metrics s "
-                " JOIN weights w ON w.name = s.name WHERE s.model_id = models.id) "
+                "SELECT models.id FROM models LEFT JOIN (metrics s JOIN weights w "
+                "ON w.name = s.name) ON s.model_id = models.id "
+                f"WHERE {where}{required} GROUP BY models.id ORDER BY "
+                "coalesce(sum(w.weight * s.value), 0.0) "
                 "* (CASE WHEN models.is_ensemble THEN %s::double precision ELSE 1.0 END) DESC, "
                 "models.id DESC LIMIT 1",
                 [*weights, *params, *ranking.required, ranking.ensemble_multiplier],
             )
+            return self.get(int(found[0][0])) if found else None
         return self._row_to_metadata(rows[0]) if rows else None
 
     def model_names(self) -> list[str]:
