@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -51,13 +51,3 @@ class TestSkopsSerializer(SerializerContract):
         from modelshelf_plugins.skops_serializer import SkopsSerializer
 
         return SkopsSerializer(trusted=["sklearn.tree._tree.Tree"])
-
-    @pytest.mark.xfail(
-        reason="skops writes a thread lock or a lambda without error; only loading refuses "
-        "them (as untrusted types), so the registry can record a version it cannot load",
-        strict=True,
-    )
-    def test_unserializable_objects_raise(
-        self, serializer: Serializer, unserializable: dict[str, Any]
-    ) -> None:
-        super().test_unserializable_objects_raise(serializer, unserializable)

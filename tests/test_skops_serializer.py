@@ -69,22 +69,34 @@ def test_round_trip_of_sklearn_models(
 def test_types_outside_the_defaults_are_refused_until_trusted(
     tmp_path: Path, forest: RandomForestClassifier, iris: tuple[np.ndarray, np.ndarray]
 ) -> None:
+    """What a registry could not load back, it does not save either."""
     storage = tmp_path / "registry"
     with ModelRegistry(storage, serializer="skops") as registry:
-        model_id = registry.save_model(forest, "trees")
+        with pytest.raises(SerializationError, match=f"types skops would refuse to load: {TREE}"):
+            registry.save_model(forest, "trees")
+        assert registry.list_models() == []
+        assert list(registry.storage.iter_keys()) == []
+    options = {"trusted": [TREE]}
+    with ModelRegistry(storage, serializer="skops", serializer_options=options) as trusting:
+        model_id = trusting.save_model(forest, "trees")
+        loaded = trusting.load_model(model_id, strict=True)
+        assert (loaded.predict(iris[0]) == forest.predict(iris[0])).all()
+    with ModelRegistry(storage, serializer="skops") as registry:
         assert registry.load_model(model_id) is None
         with pytest.raises(IntegrityError, match=f"untrusted types: {TREE}"):
             registry.load_model(model_id, strict=True)
-    options = {"trusted": [TREE]}
-    with ModelRegistry(storage, serializer="skops", serializer_options=options) as registry:
-        loaded = registry.load_model(model_id, strict=True)
-        assert (loaded.predict(iris[0]) == forest.predict(iris[0])).all()
 
 
 def test_an_untrusted_class_is_never_rebuilt(tmp_path: Path) -> None:
+    """A file written by someone who trusted a type is refused by a reader who does not."""
     marker = tmp_path / "marker"
-    with ModelRegistry(tmp_path / "registry", serializer="skops") as registry:
-        model_id = registry.save_model(SetsStateLoudly(str(marker)), "hostile")
+    storage = tmp_path / "registry"
+    hostile = f"{SetsStateLoudly.__module__}.{SetsStateLoudly.__qualname__}"
+    writer_options = {"trusted": [hostile]}
+    with ModelRegistry(storage, serializer="skops", serializer_options=writer_options) as writer:
+        model_id = writer.save_model(SetsStateLoudly(str(marker)), "hostile")
+    assert not marker.exists()
+    with ModelRegistry(storage, serializer="skops") as registry:
         with pytest.raises(IntegrityError, match="SetsStateLoudly") as caught:
             registry.load_model(model_id, strict=True)
         assert "refusing to load untrusted types" in str(caught.value)

@@ -6,12 +6,14 @@ write is a code-execution channel. skops stores a model as a zip of JSON
 and numpy arrays and rebuilds it from an allow-list of types: nothing is
 imported or called unless its type is trusted. This serializer inspects a
 file's types before loading it and refuses any type outside skops' defaults
-and the ``trusted`` list given at configuration, naming the types.
+and the ``trusted`` list given at configuration, naming the types. It
+refuses the same types when saving, so every version it records can be
+loaded by a registry configured the same way.
 
 Install with ``pip install modelshelf[skops]`` and choose it with
 ``ModelRegistry(serializer="skops")``. Some scikit-learn types are not in
 skops' default list (trees, for instance: ``sklearn.tree._tree.Tree``);
-trust them explicitly with
+trust them explicitly, when saving and when loading, with
 ``serializer_options={"trusted": ["sklearn.tree._tree.Tree"]}``.
 """
 
@@ -62,11 +64,25 @@ class SkopsSerializer:
         self.trusted = _check_trusted(trusted)
 
     def dump(self, obj: Any, stream: IO[bytes]) -> None:
+        """Write ``obj``, unless this serializer would refuse to load it back.
+
+        skops writes almost anything (a thread lock, a lambda) and only loading
+        refuses what is not trusted; checking here keeps the registry from
+        recording a version nobody can load. The error names the types, and
+        the registry reports it as a SerializationError with nothing stored.
+        """
         import skops.io
 
         # ``dumps`` builds the zip in memory; our stream is write-only and
         # hashes as it goes, so it gets the finished bytes in one write.
-        stream.write(skops.io.dumps(obj))
+        data = skops.io.dumps(obj)
+        refused = self.untrusted_types(data)
+        if refused:
+            raise TypeError(
+                f"it holds types skops would refuse to load: {', '.join(sorted(refused))}; "
+                'trust them with serializer_options={"trusted": [...]} if they are safe'
+            )
+        stream.write(data)
 
     def untrusted_types(self, data: bytes) -> list[str]:
         """Types in ``data`` beyond skops' defaults that were not trusted here."""
