@@ -16,6 +16,7 @@ import io
 import logging
 import math
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -174,6 +175,30 @@ def _signing_key(key: str | bytes | None) -> bytes | None:
     if key is None:
         return None
     return key.encode() if isinstance(key, str) else bytes(key)
+
+
+#: Large files are hashed in chunks this big, each on a helper thread while
+#: the next is read (both release the GIL), so verifying costs about the
+#: slower of reading and hashing rather than both.
+_HASH_CHUNK = 16 * 1024 * 1024
+
+
+def _hash_stream(stream: IO[bytes]) -> tuple[str, int]:
+    """SHA-256 and size of the rest of ``stream``, read and hashed in parallel."""
+    digest = hashlib.sha256()
+    size = 0
+    hashing: threading.Thread | None = None
+    try:
+        while chunk := stream.read(_HASH_CHUNK):
+            if hashing is not None:
+                hashing.join()
+            hashing = threading.Thread(target=digest.update, args=(chunk,))
+            hashing.start()
+            size += len(chunk)
+    finally:
+        if hashing is not None:
+            hashing.join()
+    return digest.hexdigest(), size
 
 
 class ModelRegistry:
@@ -685,12 +710,8 @@ class ModelRegistry:
                 data = stream.read(ref.size + 1)
                 self._check(ref, hashlib.sha256(data).hexdigest(), len(data))
                 return self._deserialize(serializer, ref, io.BytesIO(data))
-            digest = hashlib.sha256()
-            size = 0
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-            self._check(ref, digest.hexdigest(), size)
+            sha256, size = _hash_stream(stream)
+            self._check(ref, sha256, size)
             stream.seek(0)
             return self._deserialize(serializer, ref, stream)
 
