@@ -33,12 +33,13 @@ import multiprocessing
 import os
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import pytest
 from attrs import evolve
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from modelshelf.errors import (
     DuplicateVersionError,
@@ -69,6 +70,7 @@ from modelshelf.testing.reference import (
     reference_best,
     reference_find,
 )
+from modelshelf.testing.strategies import versions
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -109,7 +111,7 @@ def _ids(rows: list[ModelMetadata]) -> list[int]:
 # ---------------------------------------------------------------------------
 
 
-def _minutes(n: float) -> Any:
+def _minutes(n: float) -> datetime:
     return EPOCH + timedelta(minutes=n)
 
 
@@ -1162,8 +1164,8 @@ class VersioningSchemeContract:
         for version in walk:
             assert scheme.validate(version) == version
             # Every version the scheme hands out fits in a ModelMetadata.
-            make_metadata = metadata_from_draft(make_draft("alpha"), model_id=1, version=version)
-            assert make_metadata.version == version
+            recorded = metadata_from_draft(make_draft("alpha"), model_id=1, version=version)
+            assert recorded.version == version
 
     def test_validate_is_idempotent(self, scheme: VersioningScheme) -> None:
         for version in [scheme.first(), *self.ordered_versions]:
@@ -1195,12 +1197,8 @@ class VersioningSchemeContract:
                 assert isinstance(info.value, ValueError)
                 assert "version" in str(info.value)
 
-    def test_sort_key_agrees_with_the_walk_for_any_prefix(self, scheme: VersioningScheme) -> None:
-        """Property: of two versions on the walk, the later one has the greater key."""
-        from hypothesis import given
-        from hypothesis import strategies as st
-
-        from modelshelf.testing.strategies import versions
+    def test_sort_key_orders_walked_versions(self, scheme: VersioningScheme) -> None:
+        """Property: keys are equal only for equal versions, and next_after goes past both."""
 
         @given(
             versions(scheme=scheme, max_steps=self.walk_steps),
@@ -1212,7 +1210,6 @@ class VersioningSchemeContract:
             assert (ka == kb) == (a == b)
             assert scheme.sort_key(scheme.next_after(max(a, b, key=scheme.sort_key))) > max(ka, kb)
 
-        _ = st
         check()
 
 
@@ -1302,9 +1299,6 @@ class ScoringPolicyContract:
 
     def test_improving_a_metric_never_lowers_the_score(self, policy: ScoringPolicy) -> None:
         """Property: moving any ranked metric in its better direction helps or is neutral."""
-        from hypothesis import given
-        from hypothesis import strategies as st
-
         ranking = policy.ranking()
         names = sorted({t.metric for t in ranking.terms} | set(ranking.required))
 
