@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import os
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings
 
 from modelshelf.testing.contracts import MetadataStoreContract
-from modelshelf.testing.stateful import store_machine
+from modelshelf.testing.stateful import MACHINE_SETTINGS, run_store_machine, store_machine
 from modelshelf_plugins import json_store, sqlite_store
 
 if TYPE_CHECKING:
@@ -46,3 +48,33 @@ TestSqliteStoreMachine = store_machine(
     lambda path: sqlite_store.SqliteStore(path / "r.db")
 ).TestCase
 TestJsonStoreMachine = store_machine(json_store.JsonStore).TestCase
+
+
+STRESS = os.environ.get("MODELSHELF_STRESS") == "1"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "open_store",
+    [
+        lambda path: sqlite_store.SqliteStore(path / "registry.db"),
+        lambda path: json_store.JsonStore(path),
+    ],
+    ids=["sqlite", "json"],
+)
+def test_long_operation_sequences(
+    open_store: Callable[[Path], MetadataStore], tmp_path: Path
+) -> None:
+    """Longer sequences than the suite's (many more with MODELSHELF_STRESS=1)."""
+    store = open_store(tmp_path)
+    try:
+        run_store_machine(
+            store,
+            machine_settings=settings(
+                MACHINE_SETTINGS,
+                max_examples=200 if STRESS else 4,
+                stateful_step_count=100 if STRESS else 60,
+            ),
+        )
+    finally:
+        store.close()
