@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from modelshelf import ModelRegistry
 from modelshelf.errors import IntegrityError, InvalidInputError, StoreError
+from modelshelf.testing.contracts import ArtifactStoreContract
 from modelshelf_plugins.fsspec_storage import FsspecArtifactStore
 from modelshelf_plugins.local_storage import TEMP_MARKER, LocalArtifactStore
 
@@ -36,6 +37,14 @@ def location(request: pytest.FixtureRequest) -> str:
         bucket = request.getfixturevalue("s3_bucket")
         return f"{bucket}/team/registry"
     return f"memory://modelshelf-{uuid.uuid4().hex}"
+
+
+class TestFsspecS3ArtifactStore(ArtifactStoreContract):
+    """The artifact store conformance suite against the loopback S3 server."""
+
+    @pytest.fixture
+    def artifact_store(self, s3_bucket: str) -> FsspecArtifactStore:
+        return FsspecArtifactStore(f"{s3_bucket}/suite")
 
 
 def _payload(data: bytes) -> object:
