@@ -136,3 +136,17 @@ def test_every_hook_is_documented_with_its_signature(hook: str) -> None:
 def test_the_hook_reference_documents_no_stale_hooks() -> None:
     documented = re.findall(r"^### `(modelshelf_\w+)\(", HOOKS_PAGE.read_text(), re.MULTILINE)
     assert sorted(documented) == hook_names()
+
+
+def test_the_api_reference_renders_every_public_name() -> None:
+    import modelshelf
+    from modelshelf import errors
+
+    text = (DOCS / "reference" / "api.md").read_text(encoding="utf-8")
+    assert "::: modelshelf.errors\n" in text
+    missing = [
+        name
+        for name in modelshelf.__all__
+        if name not in errors.__all__ and f"::: modelshelf.{name}\n" not in text
+    ]
+    assert missing == [], f"add these to docs/reference/api.md: {missing}"
