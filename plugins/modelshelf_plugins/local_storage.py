@@ -12,7 +12,6 @@ import hashlib
 import io
 import os
 import stat
-import threading
 import uuid
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -26,10 +25,12 @@ if TYPE_CHECKING:
 
 #: Temporary files carry this marker; a complete file never does.
 TEMP_MARKER = ".tmp-"
-#: Writes at least this large are hashed on a helper thread while the file
-#: write runs: both release the GIL, so a large model is hashed and written
-#: in the time of the slower of the two, not of both.
-PARALLEL_HASH_BYTES = 1024 * 1024
+#: Large writes are passed on and hashed in slices this big, each hashed
+#: right after it is written, while it is still in the CPU cache: a 1 GiB
+#: model saves markedly faster than writing each 16 MiB chunk joblib hands
+#: over and then reading it back from memory to hash it (or hashing it on a
+#: second thread, which two busy cores do not reward).
+HASH_SLICE_BYTES = 1024 * 1024
 
 
 class HashingWriter(io.RawIOBase):
@@ -46,17 +47,10 @@ class HashingWriter(io.RawIOBase):
 
     def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(data).cast("B")
-        if len(view) >= PARALLEL_HASH_BYTES:
-            # Both finish before returning: the caller may reuse its buffer.
-            hasher = threading.Thread(target=self._hash.update, args=(view,))
-            hasher.start()
-            try:
-                self._raw.write(view)
-            finally:
-                hasher.join()
-        else:
-            self._raw.write(view)
-            self._hash.update(view)
+        for start in range(0, len(view), HASH_SLICE_BYTES):
+            piece = view[start : start + HASH_SLICE_BYTES]
+            self._raw.write(piece)
+            self._hash.update(piece)
         self.size += len(view)
         return len(view)
 
