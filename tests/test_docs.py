@@ -9,6 +9,7 @@ Conventions (written up in docs/contributing.md):
   defining them: ``X`` and ``y`` (iris), ``model`` (LogisticRegression), ``forest``
   (RandomForestClassifier) and ``scaler`` (StandardScaler).
 - An HTML comment ``<!-- skip: reason -->`` on the line right before a block skips it.
+- Hypothesis examples run without deadlines or the too-slow health check.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from pluggy import PluginManager
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -38,6 +40,13 @@ BLOCK = re.compile(
     r"^(?:[ \t]*<!--\s*skip:\s*(?P<skip>.*?)\s*-->[ \t]*\n)?"
     r"(?P<indent>[ \t]*)```python(?:[ \t][^\n]*)?\n(?P<code>.*?)^(?P=indent)```[ \t]*$",
     flags=re.DOTALL | re.MULTILINE,
+)
+
+
+# Property-based examples in the docs show how to use Hypothesis; whether the machine is busy
+# is no part of what they claim, so the speed checks are off while they run.
+settings.register_profile(
+    "modelshelf-docs", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
@@ -90,6 +99,17 @@ def test_docs_examples_run(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MODELSHELF_SIGNING_KEY", raising=False)
     namespace: dict[str, Any] = {"__name__": f"docs_{page.stem}", **sample_objects}
+    # (get_current_profile_name is recent; older Hypothesis only has the default profile)
+    previous = getattr(settings, "get_current_profile_name", lambda: "default")()
+    settings.load_profile("modelshelf-docs")
+    try:
+        ran = run_blocks(page, namespace)
+    finally:
+        settings.load_profile(previous)
+    assert ran, f"every python block of {page.name} is skipped"
+
+
+def run_blocks(page: Path, namespace: dict[str, Any]) -> int:
     ran = 0
     for line, code, skip in python_blocks(page):
         if skip is not None:
@@ -99,7 +119,7 @@ def test_docs_examples_run(
         source = "\n" * (line - 1) + code
         exec(compile(source, str(page), "exec"), namespace)
         ran += 1
-    assert ran, f"every python block of {page.name} is skipped"
+    return ran
 
 
 # -- the hook reference ---------------------------------------------------------------
