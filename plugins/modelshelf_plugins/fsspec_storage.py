@@ -97,9 +97,7 @@ class FsspecArtifactStore:
             return self._put_committed(key, raw, write)
         return self._put_moved(key, path, write)
 
-    def _put_committed(
-        self, key: str, raw: Any, write: Callable[[IO[bytes]], None]
-    ) -> StoredFile:
+    def _put_committed(self, key: str, raw: Any, write: Callable[[IO[bytes]], None]) -> StoredFile:
         """Object stores: the object appears whole when the upload is committed.
 
         A small file is one PUT; a large one is a multipart upload that only
