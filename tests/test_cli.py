@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import joblib
 import pytest
 from click.testing import CliRunner
@@ -39,43 +41,71 @@ def model_file(tmp_path: Path, logistic: LogisticRegression) -> Path:
     return path
 
 
+@attrs.frozen
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 class Shell:
-    """Runs the real console script against one registry (via the env var)."""
+    """Runs commands against one registry (named by the env var, as a user would).
 
-    def __init__(self, registry: Path, cwd: Path) -> None:
-        self.env = {**os.environ, "MODELSHELF_REGISTRY": str(registry), "COLUMNS": "200"}
+    Commands listed in ``real`` run through the installed console script in a
+    subprocess; the rest run in-process through click's runner, which checks
+    the same behaviour without paying interpreter start-up for each call.
+    """
+
+    def __init__(self, registry: Path, cwd: Path, real: set[str]) -> None:
+        self.env = {"MODELSHELF_REGISTRY": str(registry), "COLUMNS": "200"}
         self.cwd = cwd
+        self.real = real
+        self.ran_for_real: set[str] = set()
 
-    def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [str(SCRIPT), *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            cwd=self.cwd,
-            timeout=120,
-        )
-        assert done.returncode == code, (args, done.stdout, done.stderr)
+    def __call__(self, *args: str, code: int = 0) -> Outcome:
+        if args[0] in self.real:
+            self.ran_for_real.add(args[0])
+            done = subprocess.run(
+                [str(SCRIPT), *args],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **self.env},
+                cwd=self.cwd,
+                timeout=120,
+            )
+            outcome = Outcome(returncode=done.returncode, stdout=done.stdout, stderr=done.stderr)
+        else:
+            result = CliRunner().invoke(cli, list(args), env=self.env)
+            outcome = Outcome(
+                returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr
+            )
+        assert outcome.returncode == code, (args, outcome)
         if code:
-            assert len(done.stderr.strip().splitlines()) == 1, done.stderr
-            assert done.stderr.startswith("error: ")
-            assert "Traceback" not in done.stderr
-        return done
+            assert len(outcome.stderr.strip().splitlines()) == 1, outcome.stderr
+            assert outcome.stderr.startswith("error: ")
+            assert "Traceback" not in outcome.stderr
+        return outcome
 
     def json(self, *args: str, code: int = 0) -> Any:
         return json.loads(self(*args, "--json", code=code).stdout)
 
 
-def test_every_command_from_the_shell(
+#: Run as real subprocesses here; the README test runs the others for real.
+REAL_HERE = {"init", "transition", "verify", "gc", "stats", "plugins", "report", "delete"}
+
+
+def test_every_command_end_to_end(
     tmp_path: Path,
     model_file: Path,
     iris: tuple[np.ndarray, np.ndarray],
     logistic: LogisticRegression,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """save, ls, best, promote, rollback, alias, export, import and load elsewhere."""
+    """Every command, its --json output and its errors, on one registry."""
     X, _ = iris
     assert SCRIPT.exists(), "the console script is installed with the package"
-    sh = Shell(tmp_path / "reg", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    sh = Shell(tmp_path / "reg", tmp_path, REAL_HERE)
     (tmp_path / "metrics.json").write_text('{"f1": 0.91, "roc_auc": 0.97}')
     (tmp_path / "params.yaml").write_text("C: 1.0\nsolver: lbfgs\n")
     joblib.dump(StandardScaler().fit(X), tmp_path / "scaler.joblib")
@@ -163,10 +193,14 @@ def test_every_command_from_the_shell(
     with ModelRegistry(tmp_path / "t") as untouched:
         assert untouched.list_models() == []
     debug = subprocess.run(
-        [str(SCRIPT), "show", "nope", "--debug"], capture_output=True, text=True, env=sh.env
+        [str(SCRIPT), "show", "nope", "--debug"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **sh.env},
     )
     assert debug.returncode == 1
     assert "Traceback" in debug.stderr
+    assert sh.ran_for_real == REAL_HERE
 
 
 def _run(args: list[str], registry: Path, **kwargs: Any) -> Result:
@@ -400,3 +434,35 @@ def test_progress_bar_only_on_a_terminal(saved: Path, tmp_path: Path) -> None:
     result = _run(["export", "--all", "-o", str(tmp_path / "all.tar.gz")], saved)
     assert result.exit_code == 0
     assert result.stderr == ""  # not a terminal: no bar, no noise
+
+
+def test_readme_command_line_section_runs(
+    tmp_path: Path, logistic: LogisticRegression, iris: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """The README's shell session works as written, from save to loading elsewhere."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Command line", 1)[1]
+    script = re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)[0]
+    joblib.dump(logistic, tmp_path / "model.joblib")
+    (tmp_path / "metrics.json").write_text('{"f1": 0.95}')
+    (tmp_path / "params.yaml").write_text("max_iter: 2000\n")
+    env = {**os.environ, "PATH": f"{SCRIPT.parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MODELSHELF_REGISTRY", None)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    in_readme = set(re.findall(r"^modelshelf (\w+)", script, flags=re.MULTILINE))
+    assert in_readme | REAL_HERE == set(cli.commands), "every command runs for real somewhere"
+    assert "iris-clf:1.0.0" in done.stdout  # the rolled-back champion, shown elsewhere
+    with ModelRegistry(tmp_path / "elsewhere") as registry:
+        champion = registry.load("iris-clf@champion")
+    assert champion.metadata.version == "1.0.0"
+    assert champion.metadata.stage.value == "Production"
+    X, _ = iris
+    assert (champion.model.predict(X) == logistic.predict(X)).all()
