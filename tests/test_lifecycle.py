@@ -477,3 +477,20 @@ def test_audit_user_from_environment(
         "Staging",
     )
     assert event.at.tzinfo is not None
+
+
+def test_gate_also_guards_importing_into_a_stage(
+    make_registry: Callable[..., ModelRegistry], tmp_path: Path, logistic: Any
+) -> None:
+    from modelshelf.bundle import export_version, import_bundle
+
+    source = make_registry(storage_path=tmp_path / "source")
+    source.save_model(logistic, model_name="m", metrics={"f1": 0.5}, stage="Production")
+    bundle = export_version(source, "m:1.0.0", tmp_path / "bundle")
+    gated = make_registry(
+        storage_path=tmp_path / "gated", plugins=[MetricGate({"Production": {"f1": 0.7}})]
+    )
+    with pytest.raises(VetoError, match=r"f1 0\.5 < 0\.7"):
+        import_bundle(gated, bundle)
+    assert gated.list_models() == []
+    assert list(gated.storage.iter_keys()) == []

@@ -336,20 +336,25 @@ class ModelRegistry:
         initial_stage = draft.stage
         draft = evolve(draft, stage=Stage.NONE)
         self.plugins.before_save(registry=self, draft=draft)
-        if initial_stage is not Stage.NONE:
-            # Gates judge a version entering a stage however it gets there.
-            provisional = metadata_from_draft(
-                draft, model_id=1, version=draft.requested_version or "pending"
-            )
-            self.plugins.before_stage_transition(
-                registry=self, metadata=provisional, from_stage=Stage.NONE, to_stage=initial_stage
-            )
+        self._gate_initial_stage(draft, initial_stage)
         metadata = self._write_and_record(draft, model, artifacts, self.versioning)
         if initial_stage is not Stage.NONE:
             self.transition_stage(
                 metadata.model_name, metadata.version, initial_stage, reason="initial stage"
             )
         return metadata.model_id
+
+    def _gate_initial_stage(self, draft: ModelDraft, stage: Stage) -> None:
+        """Gates judge a version entering a stage however it gets there
+        (saved or imported straight into it), before anything is written."""
+        if stage is Stage.NONE:
+            return
+        provisional = metadata_from_draft(
+            draft, model_id=1, version=draft.requested_version or "pending"
+        )
+        self.plugins.before_stage_transition(
+            registry=self, metadata=provisional, from_stage=Stage.NONE, to_stage=stage
+        )
 
     def _write_and_record(
         self,
@@ -511,6 +516,7 @@ class ModelRegistry:
             requested_version=version,
         )
         self.plugins.before_save(registry=self, draft=draft)
+        self._gate_initial_stage(draft, draft.stage)
         written: list[str] = []
         try:
             stored = {
