@@ -1166,6 +1166,7 @@ def main(argv: list[str] | None = None) -> int:
 
     figures: list[Figure] = []
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     with workspace(args.keep) as work:
         steps: list[tuple[str, Callable[[Path], list[Figure]]]] = [
             ("save", lambda w: bench_save_load(w, args.quick, sections)),
@@ -1192,12 +1193,17 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
+            "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         },
         "figures": [asdict(f) for f in figures],
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"\n{len(figures)} figures in {summary['seconds']} s; results in {args.json}")
+    print(
+        f"\n{len(figures)} figures in {summary['seconds']} s on {os.cpu_count()} CPUs "
+        f"(1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after); "
+        f"results in {args.json}"
+    )
     return 0
 
 
