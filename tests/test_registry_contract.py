@@ -280,3 +280,11 @@ def test_registry_reopens_with_same_content(
     np.testing.assert_array_equal(
         second.load_model(model_id).predict(iris[0]), logistic.predict(iris[0])
     )
+
+
+def test_deleted_version_number_is_never_reused(registry: ModelRegistry, logistic: Any) -> None:
+    ids = [registry.save_model(logistic, model_name="m") for _ in range(3)]
+    assert registry.delete_model(ids[-1])
+    assert registry.get_metadata(registry.save_model(logistic, model_name="m")).version == "1.0.3"
+    # an explicit version may still reuse a freed number on purpose
+    assert registry.get_metadata(registry.save_model(logistic, model_name="m", version="1.0.2"))

@@ -63,6 +63,9 @@ class _Index:
         self.aliases: dict[tuple[str, str], int] = {}
         self.audit: list[dict[str, Any]] = []
         self.model_info: dict[str, dict[str, Any]] = {}
+        #: Highest release (version_key, version) ever recorded per name; deletes
+        #: never lower it, so a deleted version's number is never handed out again.
+        self.high_water: dict[str, tuple[str, str]] = {}
 
     # Each journal operation has exactly one ``_apply_*`` here, used both when
     # writing and when replaying, so the two can never disagree.
@@ -81,6 +84,10 @@ class _Index:
             self.version_keys[metadata.model_id] = entry["version_key"]
             self.by_name.setdefault(metadata.model_name, {})[metadata.version] = metadata.model_id
             self.next_id = max(self.next_id, metadata.model_id + 1)
+            mark = (entry["version_key"], metadata.version)
+            known = self.high_water.get(metadata.model_name)
+            if not metadata.checkpoint and (known is None or mark > known):
+                self.high_water[metadata.model_name] = mark
         elif op == "delete":
             gone = self.records.pop(entry["id"], None)
             self.version_keys.pop(entry["id"], None)
@@ -139,6 +146,7 @@ class _Index:
             ],
             "audit": self.audit,
             "model_info": self.model_info,
+            "high_water": {name: list(mark) for name, mark in self.high_water.items()},
         }
 
     @classmethod
@@ -154,6 +162,10 @@ class _Index:
             index.aliases[(alias["name"], alias["alias"])] = alias["id"]
         index.audit = list(data["audit"])
         index.model_info = dict(data.get("model_info", {}))
+        for name, (key, version) in data.get("high_water", {}).items():
+            current = index.high_water.get(name)
+            if current is None or (key, version) > current:
+                index.high_water[name] = (key, version)
         return index
 
 
@@ -402,14 +414,13 @@ class JsonStore:
     def add(self, draft: ModelDraft, scheme: VersioningScheme) -> ModelMetadata:
         with self._locked() as index:
             existing = index.by_name.get(draft.model_name, {})
-            releases = [i for i in existing.values() if not index.records[i].checkpoint]
+            high_water = index.high_water.get(draft.model_name)
             if draft.requested_version is not None:
                 version = draft.requested_version
                 if version in existing:
                     raise DuplicateVersionError(draft.model_name, version)
-            elif releases:
-                highest = max(releases, key=lambda i: index.version_keys[i])
-                version = scheme.next_after(index.records[highest].version)
+            elif high_water is not None:
+                version = scheme.next_after(high_water[1])
             else:
                 version = scheme.first()
             metadata = metadata_from_draft(draft, model_id=index.next_id, version=version)

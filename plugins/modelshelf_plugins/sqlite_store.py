@@ -95,6 +95,11 @@ CREATE TABLE IF NOT EXISTS model_info (
     description TEXT NOT NULL,
     tags TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS version_high_water (
+    model_name TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    version_key TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS schema_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -320,9 +325,12 @@ class SqliteStore:
                     raise DuplicateVersionError(name, version)
             else:
                 row = conn.execute(
-                    "SELECT version FROM models WHERE model_name = ? AND checkpoint = 0 "
+                    # A deleted version's number is never handed out again.
+                    "SELECT version FROM (SELECT version, version_key FROM models "
+                    "WHERE model_name = ? AND checkpoint = 0 UNION ALL "
+                    "SELECT version, version_key FROM version_high_water WHERE model_name = ?) "
                     "ORDER BY version_key DESC LIMIT 1",
-                    (name,),
+                    (name, name),
                 ).fetchone()
                 version = scheme.first() if row is None else scheme.next_after(row[0])
             provisional = metadata_from_draft(draft, model_id=1, version=version)
@@ -348,6 +356,14 @@ class SqliteStore:
             )
             model_id = cursor.lastrowid
             assert model_id is not None
+            if not draft.checkpoint:
+                conn.execute(
+                    "INSERT INTO version_high_water (model_name, version, version_key) "
+                    "VALUES (?, ?, ?) ON CONFLICT (model_name) DO UPDATE SET "
+                    "version = excluded.version, version_key = excluded.version_key "
+                    "WHERE excluded.version_key > version_high_water.version_key",
+                    (name, version, scheme.sort_key(version)),
+                )
             conn.executemany(
                 "INSERT INTO metrics (model_id, name, value) VALUES (?, ?, ?)",
                 [(model_id, k, v) for k, v in draft.metrics.items()],

@@ -159,9 +159,10 @@ class MetadataStore(Protocol):
 
         The version is ``draft.requested_version`` (DuplicateVersionError if the
         name has it already) or ``scheme.next_after(highest)`` / ``scheme.first()``,
-        where ``highest`` is the name's highest release version by
-        ``scheme.sort_key`` (checkpoints never count), decided inside the same
-        transaction as the insert, so concurrent writers never get the same version.
+        where ``highest`` is the highest release version the name ever had by
+        ``scheme.sort_key`` (checkpoints never count; deleted versions do, so a
+        number is never handed out twice), decided inside the same transaction
+        as the insert, so concurrent writers never get the same version.
         """
         ...
 

@@ -500,6 +500,20 @@ class MetadataStoreContract:
         again = store.add(make_draft("c"), scheme)
         assert again.model_id > ids[-1]
 
+    def test_deleted_version_numbers_are_never_reassigned(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        first, second = (store.add(make_draft("a"), scheme) for _ in range(2))
+        assert store.delete(second.model_id) is not None
+        third = store.add(make_draft("a"), scheme)
+        assert scheme.sort_key(third.version) > scheme.sort_key(second.version), (
+            "a deleted version's number was handed out again"
+        )
+        assert store.delete(first.model_id) is not None
+        assert store.delete(third.model_id) is not None
+        fourth = store.add(make_draft("a"), scheme)
+        assert scheme.sort_key(fourth.version) > scheme.sort_key(third.version)
+
     # -- reading -----------------------------------------------------------------
 
     def test_populated_rows_are_as_written(self, populated: Populated) -> None:

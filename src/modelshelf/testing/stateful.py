@@ -147,14 +147,8 @@ class MetadataStoreMachine(RuleBasedStateMachine):
         gone = self.store.delete(model_id)
         assert gone is not None
         assert gone.model_id == model_id
-        expected = self.versions.pop(model_id)
-        if not any(e.name == expected.name for e in self.versions.values()):
-            # A name with no versions left starts again from the first version,
-            # as the store can no longer see the old highest one.
-            self.highest.pop(expected.name, None)
-        else:
-            remaining = [int(e.version) for e in self.versions.values() if e.name == expected.name]
-            self.highest[expected.name] = max(remaining)
+        self.versions.pop(model_id)
+        # ``highest`` stays: a deleted version's number is never handed out again.
         self.aliases = {k: v for k, v in self.aliases.items() if v != model_id}
         self.deleted.append(model_id)
 

@@ -52,7 +52,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore", "connect", "modelshelf_metadata_st
 #: The environment variable read when no ``store_url`` is given.
 DATABASE_URL_ENV = "MODELSHELF_DATABASE_URL"
 #: Version of the database schema this code writes; see ``_MIGRATIONS``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: How long opening a store waits for the server before giving up.
 CONNECT_TIMEOUT_SECONDS = 10.0
 #: Connections kept per store; a registry is used by a handful of threads at most.
@@ -134,6 +134,35 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    (
+        # The highest release version ever recorded per name: deletes never
+        # lower it, so a deleted version's number is never handed out again.
+        """
+        CREATE TABLE version_high_water (
+            model_name TEXT COLLATE "C" PRIMARY KEY,
+            version TEXT COLLATE "C" NOT NULL,
+            version_key TEXT COLLATE "C" NOT NULL
+        )
+        """,
+        """
+        INSERT INTO version_high_water (model_name, version, version_key)
+        SELECT DISTINCT ON (model_name) model_name, version, version_key
+        FROM models WHERE NOT checkpoint ORDER BY model_name, version_key DESC
+        """,
+    ),
+)
+
+_HIGHEST_RELEASE = (
+    "SELECT version FROM (SELECT version, version_key FROM models "
+    "WHERE model_name = %s AND checkpoint = FALSE UNION ALL "
+    "SELECT version, version_key FROM version_high_water WHERE model_name = %s) AS known "
+    "ORDER BY version_key DESC LIMIT 1"
+)
+_RAISE_HIGH_WATER = (
+    "INSERT INTO version_high_water (model_name, version, version_key) VALUES (%s, %s, %s) "
+    "ON CONFLICT (model_name) DO UPDATE SET version = excluded.version, "
+    "version_key = excluded.version_key "
+    "WHERE excluded.version_key > version_high_water.version_key"
 )
 
 #: Columns a query may order by; the only text ever put into ORDER BY.
@@ -426,11 +455,7 @@ class PostgresStore:
 
     @staticmethod
     def _next_version(conn: psycopg.Connection[Any], name: str, scheme: VersioningScheme) -> str:
-        row = conn.execute(
-            "SELECT version FROM models WHERE model_name = %s AND checkpoint = FALSE "
-            "ORDER BY version_key DESC LIMIT 1",
-            (name,),
-        ).fetchone()
+        row = conn.execute(_HIGHEST_RELEASE, (name, name)).fetchone()
         return scheme.first() if row is None else scheme.next_after(row[0])
 
     # -- contract ---------------------------------------------------------------------
@@ -452,6 +477,8 @@ class PostgresStore:
             row = conn.execute(_INSERT_MODEL, self._model_row(draft, version, scheme)).fetchone()
             assert row is not None
             model_id = int(row[0])
+            if not draft.checkpoint:
+                conn.execute(_RAISE_HIGH_WATER, (name, version, scheme.sort_key(version)))
             with conn.cursor() as cursor:
                 cursor.executemany(
                     "INSERT INTO metrics (model_id, name, value) VALUES (%s, %s, %s)",
@@ -501,11 +528,7 @@ class PostgresStore:
                         raise DuplicateVersionError(name, version)
                 else:
                     if name not in highest:
-                        row = conn.execute(
-                            "SELECT version FROM models WHERE model_name = %s "
-                            "AND checkpoint = FALSE ORDER BY version_key DESC LIMIT 1",
-                            (name,),
-                        ).fetchone()
+                        row = conn.execute(_HIGHEST_RELEASE, (name, name)).fetchone()
                         highest[name] = None if row is None else row[0]
                     previous = highest[name]
                     version = scheme.first() if previous is None else scheme.next_after(previous)
@@ -531,6 +554,10 @@ class PostgresStore:
                     for model_id, draft in zip(ids, batch, strict=True):
                         for tag, text in draft.tags.items():
                             copy.write_row((model_id, tag, text))
+                cursor.executemany(
+                    _RAISE_HIGH_WATER,
+                    [(n, v, scheme.sort_key(v)) for n, v in highest.items() if v is not None],
+                )
         return ids
 
     def get(self, model_id: int) -> ModelMetadata | None:
