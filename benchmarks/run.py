@@ -17,6 +17,7 @@ its own) and runs it.
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import hashlib
 import io
@@ -28,7 +29,6 @@ import resource
 import shutil
 import sqlite3
 import statistics
-import compileall
 import subprocess
 import sys
 import tempfile
