@@ -18,14 +18,22 @@ def _group(name: str) -> list[str]:
 
 
 def tests_impl(session: nox.Session, *default_args: str) -> None:
-    """Install the project editable (so entry points exist) and run pytest."""
-    session.install("-e", ".", *_group("tests"))
+    """Install what CI installs (the project editable, so entry points exist, and the
+    plugins that live here as their own distributions) and run pytest."""
+    session.install("-r", "requirements-dev.txt")
     session.run("python", "-m", "pytest", *(session.posargs or default_args))
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     tests_impl(session)
+
+
+@nox.session
+def postgresql(session: nox.Session) -> None:
+    """The PostgreSQL plugin's own suite (the store conformance contract included);
+    its fixtures skip with the reason when no server can be reached."""
+    tests_impl(session, "plugins/modelshelf-postgresql/tests")
 
 
 @nox.session
@@ -44,7 +52,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".", *_group("typecheck"))
+    session.install("-r", "requirements-dev.txt", *_group("typecheck"))
     session.run("mypy")
     session.run("mypy", "tests", "noxfile.py", "examples")
 

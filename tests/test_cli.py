@@ -466,3 +466,17 @@ def test_readme_command_line_section_runs(
     assert champion.metadata.stage.value == "Production"
     X, _ = iris
     assert (champion.model.predict(X) == logistic.predict(X)).all()
+
+
+def test_object_storage_registry_with_store_url(tmp_path: Path, model_file: Path) -> None:
+    location = f"memory://cli-{tmp_path.name}/registry"
+    common = ["--registry", location, "--store-url", str(tmp_path / "meta.db")]
+    runner = CliRunner()
+    saved = runner.invoke(
+        cli, ["save", str(model_file), "--name", "iris", "--metric", "f1=0.9", *common]
+    )
+    assert saved.exit_code == 0, saved.output
+    listed = runner.invoke(cli, ["ls", "--json", *common])
+    assert listed.exit_code == 0, listed.output
+    assert [row["version"] for row in json.loads(listed.stdout)] == ["1.0.0"]
+    assert (tmp_path / "meta.db").is_file()

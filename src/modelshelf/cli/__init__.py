@@ -179,21 +179,33 @@ class Env:
         """Open the registry; it must exist unless ``create`` (init, save, import)."""
         if self._registry is not None:
             return self._registry
-        path = self.path
-        if not create and not path.is_dir():
-            raise Failure(
-                f"no registry at {path} (create one with `modelshelf init --registry {path}` "
-                "or set MODELSHELF_REGISTRY)",
-                EXIT_NOT_FOUND,
-                "RegistryNotFound",
-            )
+        location: str | Path
+        if "://" in self.location and not self.location.startswith("file://"):
+            # Object storage (s3://, gs://, memory://...): artifacts live there and
+            # --store-url says where the metadata is.
+            if not self.store_url:
+                raise click.BadParameter(
+                    f"{self.location!r} holds artifacts only: say where the metadata lives "
+                    "with --store-url (e.g. postgresql://host/db)",
+                    param_hint="--registry",
+                )
+            location = self.location
+        else:
+            location = path = self.path
+            if not create and not path.is_dir():
+                raise Failure(
+                    f"no registry at {path} (create one with `modelshelf init --registry "
+                    f"{path}` or set MODELSHELF_REGISTRY)",
+                    EXIT_NOT_FOUND,
+                    "RegistryNotFound",
+                )
         from modelshelf.registry import ModelRegistry
 
         if self.store:
             options["store"] = self.store
         if self.store_url:
             options["store_url"] = self.store_url
-        self._registry = ModelRegistry(path, **options)
+        self._registry = ModelRegistry(location, **options)
         return self._registry
 
     def close(self) -> None:
@@ -210,7 +222,8 @@ _COMMON = [
         default=DEFAULT_REGISTRY,
         show_default=True,
         metavar="PATH_OR_URL",
-        help="Registry directory or file:// URL (env MODELSHELF_REGISTRY).",
+        help="Registry directory, or an fsspec URL for the artifacts (s3://bucket/prefix) "
+        "with --store-url for the metadata (env MODELSHELF_REGISTRY).",
     ),
     click.option(
         "--store",
