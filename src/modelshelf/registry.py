@@ -18,7 +18,7 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -363,15 +363,34 @@ class ModelRegistry:
         artifacts: Mapping[str, Any] | None,
         scheme: VersioningScheme,
     ) -> ModelMetadata:
-        """Write every file durably, then record the version; undo the files on failure."""
+        """Serialize the model and its artifacts, then record the version."""
+        objects = {"": model, **(artifacts or {})}
+        return self._record(
+            draft,
+            scheme,
+            lambda written: {
+                name: self._write_object(draft.model_name, obj, written)
+                for name, obj in objects.items()
+            },
+        )
+
+    def _record(
+        self,
+        draft: ModelDraft,
+        scheme: VersioningScheme,
+        write_files: Callable[[list[str]], dict[str, ArtifactRef]],
+    ) -> ModelMetadata:
+        """Write every file durably, then record the version; undo the files on failure.
+
+        ``write_files`` stores the files, appending each key to the list it is
+        given as soon as it exists, and returns their refs by artifact name
+        (``""`` for the model itself; artifact names are never empty).
+        """
         written: list[str] = []
         try:
-            main = self._write_object(draft.model_name, model, written)
-            extra = {
-                name: self._write_object(draft.model_name, obj, written)
-                for name, obj in (artifacts or {}).items()
-            }
-            metadata = self.store.add(evolve(draft, artifact=main, artifacts=extra), scheme)
+            stored = write_files(written)
+            main = stored.pop("")
+            metadata = self.store.add(evolve(draft, artifact=main, artifacts=stored), scheme)
         except BaseException:
             for key in written:
                 self._discard(key)
@@ -437,10 +456,9 @@ class ModelRegistry:
         return draft
 
     def _signature(self, key: str, sha256: str, size: int) -> str | None:
-        if self._signing_key is None:
-            return None
-        message = f"{key}\n{sha256}\n{size}".encode()
-        return hmac.new(self._signing_key, message, hashlib.sha256).hexdigest()
+        """Binds the bytes' digest to the key they live under, so a file swapped
+        in from another version fails even if its own checksum is right."""
+        return self.sign_bytes(f"{key}\n{sha256}\n{size}".encode())
 
     def _write_object(self, model_name: str, obj: Any, written: list[str]) -> ArtifactRef:
         serializer = self.serializer
@@ -517,22 +535,14 @@ class ModelRegistry:
         )
         self.plugins.before_save(registry=self, draft=draft)
         self._gate_initial_stage(draft, draft.stage)
-        written: list[str] = []
-        try:
-            stored = {
+        return self._record(
+            draft,
+            self.versioning,
+            lambda written: {
                 name: self._copy_file(template.model_name, files[name], ref, written)
                 for name, ref in refs.items()
-            }
-            main = stored.pop("")
-            metadata = self.store.add(
-                evolve(draft, artifact=main, artifacts=stored), self.versioning
-            )
-        except BaseException:
-            for key in written:
-                self._discard(key)
-            raise
-        self.plugins.after_save(registry=self, metadata=metadata)
-        return metadata
+            },
+        )
 
     def _copy_file(
         self, model_name: str, source: Path, expected: ArtifactRef, written: list[str]
