@@ -28,6 +28,7 @@ from modelshelf import converter, hookimpl
 from modelshelf.errors import DuplicateVersionError, MetadataValidationError, StoreError
 from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata, Stage, metadata_from_draft
 from modelshelf.protocols import AuditEvent, MetadataStore, Provider, VersioningScheme
+from modelshelf_plugins.local_storage import fsync_directory
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -41,14 +42,6 @@ MIN_COMPACTION_LINES = 1000
 LOCK_TIMEOUT_SECONDS = 120.0
 
 logger = logging.getLogger("modelshelf")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _Index:
@@ -291,7 +284,7 @@ class JsonStore:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        _fsync_dir(self.directory)
+        fsync_directory(self.directory)
 
     def _new_journal(self) -> None:
         header = json.dumps({"generation": self._index.generation}).encode() + b"\n"
