@@ -302,7 +302,6 @@ def test_gate_in_code_refuses_and_nothing_changes(
         store=store_name, plugins=[MetricGate({"Production": {"f1": 0.7, "rmse": 0.5}})]
     )
     save_versions(reg, logistic, "m", [0.9])
-    reg.update_model("m", tags={})
     reg.save_model(logistic, model_name="m", metrics={"f1": 0.65, "rmse": 0.9})
     reg.save_model(logistic, model_name="m", metrics={"f1": 0.8, "rmse": 0.4})
     with pytest.raises(VetoError, match=r"f1 0.65 < 0.7; rmse 0.9 > 0.5"):
@@ -312,7 +311,8 @@ def test_gate_in_code_refuses_and_nothing_changes(
     assert all(m.stage is Stage.NONE for m in reg.get_model_versions("m"))
     assert reg.audit_log("m") == []
     assert reg.transition_stage("m", "1.0.2", "Production").stage is Stage.PRODUCTION
-    reg.transition_stage("m", "1.0.1", "Staging")  # other stages are not gated
+    staged = reg.transition_stage("m", "1.0.1", "Staging")  # other stages are not gated
+    assert staged.stage is Stage.STAGING
 
 
 def test_gate_from_config_also_guards_saving_into_a_stage(

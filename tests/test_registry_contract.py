@@ -287,4 +287,5 @@ def test_deleted_version_number_is_never_reused(registry: ModelRegistry, logisti
     assert registry.delete_model(ids[-1])
     assert registry.get_metadata(registry.save_model(logistic, model_name="m")).version == "1.0.3"
     # an explicit version may still reuse a freed number on purpose
-    assert registry.get_metadata(registry.save_model(logistic, model_name="m", version="1.0.2"))
+    reused = registry.save_model(logistic, model_name="m", version="1.0.2")
+    assert registry.get_metadata(reused).version == "1.0.2"
