@@ -136,6 +136,25 @@ def from_micros(micros: int) -> datetime:
     )
 
 
+_INSERT_AUDIT = (
+    "INSERT INTO audit (at_us, model_name, version, action, from_value, to_value, "
+    "actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _audit_row(event: AuditEvent) -> tuple[Any, ...]:
+    return (
+        to_micros(event.at),
+        event.model_name,
+        event.version,
+        event.action,
+        event.from_value,
+        event.to_value,
+        event.actor,
+        event.reason,
+    )
+
+
 def where_clause(query: Query) -> tuple[str, list[Any]]:
     """Translate a query's filters into a WHERE clause and its bound values.
 
@@ -449,30 +468,29 @@ class SqliteStore:
             conn.execute("DELETE FROM models WHERE id = ?", (model_id,))
         return self._row_to_metadata(rows[0])
 
+    @staticmethod
     def _audit(
-        self,
         conn: sqlite3.Connection,
-        metadata: ModelMetadata,
+        model_name: str,
+        version: str,
         action: str,
         old: str | None,
         new: str | None,
         actor: str,
         reason: str,
     ) -> None:
-        conn.execute(
-            "INSERT INTO audit (at_us, model_name, version, action, from_value, to_value, "
-            "actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                to_micros(datetime.now(timezone.utc)),
-                metadata.model_name,
-                metadata.version,
-                action,
-                old,
-                new,
-                actor,
-                reason,
-            ),
+        """Record one change, in the transaction that makes it."""
+        event = AuditEvent(
+            at=datetime.now(timezone.utc),
+            model_name=model_name,
+            version=version,
+            action=action,
+            from_value=old,
+            to_value=new,
+            actor=actor,
+            reason=reason,
         )
+        conn.execute(_INSERT_AUDIT, _audit_row(event))
 
     def set_stage(
         self, model_id: int, stage: Stage, *, archive_others: bool, actor: str, reason: str
@@ -497,7 +515,8 @@ class SqliteStore:
                     )
                     self._audit(
                         conn,
-                        other,
+                        other.model_name,
+                        other.version,
                         "stage",
                         other.stage.value,
                         Stage.ARCHIVED.value,
@@ -506,7 +525,16 @@ class SqliteStore:
                     )
                     changed_ids.append(other.model_id)
             conn.execute("UPDATE models SET stage = ? WHERE id = ?", (stage.value, model_id))
-            self._audit(conn, target, "stage", target.stage.value, stage.value, actor, reason)
+            self._audit(
+                conn,
+                target.model_name,
+                target.version,
+                "stage",
+                target.stage.value,
+                stage.value,
+                actor,
+                reason,
+            )
             placeholders = ", ".join("?" for _ in changed_ids)
             changed = {
                 m.model_id: m
@@ -554,19 +582,15 @@ class SqliteStore:
                     "ON CONFLICT (model_name, alias) DO UPDATE SET model_id = excluded.model_id",
                     (model_name, alias, model_id),
                 )
-            conn.execute(
-                "INSERT INTO audit (at_us, model_name, version, action, from_value, to_value, "
-                "actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    to_micros(datetime.now(timezone.utc)),
-                    model_name,
-                    new_version or old_version or "",
-                    f"alias:{alias}",
-                    old_version,
-                    new_version,
-                    actor,
-                    reason,
-                ),
+            self._audit(
+                conn,
+                model_name,
+                new_version or old_version or "",
+                f"alias:{alias}",
+                old_version,
+                new_version,
+                actor,
+                reason,
             )
         return previous
 
@@ -636,23 +660,7 @@ class SqliteStore:
     def import_audit(self, events: Sequence[AuditEvent]) -> None:
         """Append recorded events verbatim (their times included), all or none."""
         with self._write() as conn:
-            conn.executemany(
-                "INSERT INTO audit (at_us, model_name, version, action, from_value, to_value, "
-                "actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        to_micros(e.at),
-                        e.model_name,
-                        e.version,
-                        e.action,
-                        e.from_value,
-                        e.to_value,
-                        e.actor,
-                        e.reason,
-                    )
-                    for e in events
-                ],
-            )
+            conn.executemany(_INSERT_AUDIT, [_audit_row(e) for e in events])
 
     def restore_alias(self, model_name: str, alias: str, model_id: int) -> None:
         """Point ``alias`` at ``model_id`` without recording an audit event."""
