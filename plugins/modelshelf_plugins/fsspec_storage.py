@@ -30,7 +30,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from modelshelf import hookimpl
 from modelshelf.errors import InvalidInputError, StoreError
 from modelshelf.protocols import ArtifactStore, Provider, StoredFile
-from modelshelf_plugins.local_storage import TEMP_MARKER, HashingWriter
+from modelshelf_plugins.local_storage import TEMP_MARKER, HashingWriter, check_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -39,20 +39,6 @@ if TYPE_CHECKING:
 
 #: Backends whose uploads become objects only when complete (PUT / multipart).
 COMMITTING_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "oss"})
-
-
-def check_key(key: str) -> str:
-    """Refuse keys that could address anything outside the store's root."""
-    parts = key.split("/")
-    if (
-        not key
-        or key.startswith("/")
-        or "\\" in key
-        or "\x00" in key
-        or any(part in ("", ".", "..") for part in parts)
-    ):
-        raise InvalidInputError(f"artifact key {key!r} is not a safe relative path")
-    return key
 
 
 class FsspecArtifactStore:

@@ -33,6 +33,24 @@ TEMP_MARKER = ".tmp-"
 HASH_SLICE_BYTES = 1024 * 1024
 
 
+def check_key(key: str) -> str:
+    """Refuse keys that could address anything outside a store's root.
+
+    Shared by every artifact store that maps keys onto paths, so all of
+    them accept and refuse the same keys.
+    """
+    parts = key.split("/")
+    if (
+        not key
+        or key.startswith("/")
+        or "\\" in key
+        or "\x00" in key
+        or any(part in ("", ".", "..") for part in parts)
+    ):
+        raise InvalidInputError(f"artifact key {key!r} is not a safe relative path")
+    return key
+
+
 class HashingWriter(io.RawIOBase):
     """A write-only stream that hashes and counts every byte it passes on."""
 
@@ -117,15 +135,7 @@ class LocalArtifactStore:
 
     def path_for(self, key: str) -> Path:
         """The path of ``key``, refused unless it stays inside the root."""
-        parts = key.split("/")
-        if (
-            not key
-            or key.startswith("/")
-            or "\\" in key
-            or "\x00" in key
-            or any(part in ("", ".", "..") for part in parts)
-        ):
-            raise InvalidInputError(f"artifact key {key!r} is not a safe relative path")
+        parts = check_key(key).split("/")
         path = self.root.joinpath(*parts)
         if self._plainly_inside(parts):
             return path
