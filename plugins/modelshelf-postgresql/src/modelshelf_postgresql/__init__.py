@@ -458,6 +458,13 @@ class PostgresStore:
         row = conn.execute(_HIGHEST_RELEASE, (name, name)).fetchone()
         return scheme.first() if row is None else scheme.next_after(row[0])
 
+    @staticmethod
+    def _version_taken(conn: psycopg.Connection[Any], name: str, version: str) -> bool:
+        row = conn.execute(
+            "SELECT 1 FROM models WHERE model_name = %s AND version = %s", (name, version)
+        ).fetchone()
+        return row is not None
+
     # -- contract ---------------------------------------------------------------------
 
     def add(self, draft: ModelDraft, scheme: VersioningScheme) -> ModelMetadata:
@@ -466,11 +473,7 @@ class PostgresStore:
         with self._write(name) as conn:
             if draft.requested_version is not None:
                 version = draft.requested_version
-                taken = conn.execute(
-                    "SELECT 1 FROM models WHERE model_name = %s AND version = %s",
-                    (name, version),
-                ).fetchone()
-                if taken:
+                if self._version_taken(conn, name, version):
                     raise DuplicateVersionError(name, version)
             else:
                 version = self._next_version(conn, name, scheme)
@@ -520,11 +523,7 @@ class PostgresStore:
                 name = draft.model_name
                 if draft.requested_version is not None:
                     version = draft.requested_version
-                    taken = (name, version) in explicit or conn.execute(
-                        "SELECT 1 FROM models WHERE model_name = %s AND version = %s",
-                        (name, version),
-                    ).fetchone()
-                    if taken:
+                    if (name, version) in explicit or self._version_taken(conn, name, version):
                         raise DuplicateVersionError(name, version)
                 else:
                     if name not in highest:
