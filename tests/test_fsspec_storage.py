@@ -63,7 +63,9 @@ def test_put_open_list_and_delete(location: str) -> None:
         assert stream.read() == b"x" * 1000
     assert store.exists("m/a.bin")
     assert store.size("m/a.bin") == 1000
-    assert store.modified_at("m/a.bin") is not None
+    modified = store.modified_at("m/a.bin")
+    assert modified is not None
+    assert abs(modified - time.time()) < 600  # the write just now, not a default
     assert list(store.iter_keys()) == ["m/a.bin"]
     assert list(store.iter_temporary()) == []
     assert FsspecArtifactStore(location).exists("m/a.bin")  # a second client sees it

@@ -131,7 +131,9 @@ def test_stage_alias_and_audit_are_one_transaction(store: PostgresStore) -> None
         ("1", "alias:champion", None, "1"),
         ("2", "alias:champion", "1", "2"),
     ]
-    assert store.delete(second.model_id) is not None
+    deleted = store.delete(second.model_id)
+    assert deleted is not None
+    assert deleted.model_id == second.model_id
     assert store.find(Query(alias="champion")) == []
 
 
