@@ -213,8 +213,12 @@ def _write_checksums(
 
 def _check_checksums(
     root: Path, registry: ModelRegistry, *, exclude_dirs: tuple[str, ...] = ()
-) -> tuple[bool, bool]:
-    """Check ``root`` against its checksums (and signature); return (signed, checked)."""
+) -> tuple[bool, bool, dict[str, str]]:
+    """Check ``root`` against its checksums (and signature).
+
+    Returns (signed, checked, sha256 of each listed file) so callers compare
+    against the verified digests instead of hashing the files again.
+    """
     label = str(root)
     try:
         data = (root / CHECKSUMS).read_bytes()
@@ -256,7 +260,7 @@ def _check_checksums(
                 expected=sha,
                 actual=actual,
             )
-    return signed, expected_signature is not None
+    return signed, expected_signature is not None, listed
 
 
 def _read_manifest(root: Path, name: str, expected_format: str) -> dict[str, Any]:
@@ -594,7 +598,7 @@ def export_registry(
 
 def read_bundle(registry: ModelRegistry, root: Path) -> VerifiedBundle:
     """Check an extracted version bundle completely; raise on the first problem."""
-    signed, checked = _check_checksums(root, registry)
+    signed, checked, listed = _check_checksums(root, registry)
     manifest = _read_manifest(root, MANIFEST, BUNDLE_FORMAT)
     metadata = converter.loads((root / METADATA).read_bytes())
     model = manifest.get("model")
@@ -612,9 +616,12 @@ def read_bundle(registry: ModelRegistry, root: Path) -> VerifiedBundle:
     for name, rel in paths.items():
         if not isinstance(rel, str):
             raise InvalidInputError(f"{root / MANIFEST}: file of {name or 'model'!r} is not a path")
-        path = root / _safe_relative(rel, str(root / MANIFEST))
+        relative = _safe_relative(rel, str(root / MANIFEST)).as_posix()
+        path = root / relative
+        if relative not in listed:
+            raise IntegrityError(str(path), f"not a file covered by {CHECKSUMS}")
         ref = metadata.artifact if name == "" else metadata.artifacts[name]
-        sha, size = _sha256_file(path)
+        sha, size = listed[relative], path.stat().st_size  # hashed by _check_checksums
         if sha != ref.sha256 or size != ref.size:
             raise IntegrityError(
                 str(path),
