@@ -1043,19 +1043,14 @@ def gc(env: Env, apply_: bool, min_age: float) -> None:
 def stats(env: Env) -> None:
     """Counts by name, type and stage, storage used, and the best version of each name."""
     registry = env.open()
-    versions = registry.list_models()
-    by_name: dict[str, int] = {}
-    by_type: dict[str, int] = {}
-    by_stage: dict[str, int] = {}
-    size = 0
-    for m in versions:
-        by_name[m.model_name] = by_name.get(m.model_name, 0) + 1
-        by_type[m.model_type] = by_type.get(m.model_type, 0) + 1
-        by_stage[m.stage.value] = by_stage.get(m.stage.value, 0) + 1
-        size += m.artifact.size + sum(ref.size for ref in m.artifacts.values())
+    summary = registry.summary()
+    by_name: dict[str, int] = summary["by_name"]
+    by_type: dict[str, int] = summary["by_type"]
+    by_stage = {stage: n for stage, n in summary["by_stage"].items() if n}
+    size: int = summary["storage_bytes"]
     best_of: dict[str, Any] = {}
-    for name in sorted(by_name):
-        top = registry.get_best_model(model_name=name)
+    for name, reference in summary["best"].items():
+        top = None if reference is None else registry.get_metadata(reference)
         best_of[name] = (
             None
             if top is None
@@ -1066,7 +1061,7 @@ def stats(env: Env) -> None:
             }
         )
     data = {
-        "versions": len(versions),
+        "versions": summary["versions"],
         "names": len(by_name),
         "storage_bytes": size,
         "by_name": by_name,
@@ -1081,7 +1076,9 @@ def stats(env: Env) -> None:
         from modelshelf.cli._output import console, key_values
 
         out = console()
-        out.print(f"{len(versions)} version(s) of {len(by_name)} model(s), {size:,} bytes stored")
+        out.print(
+            f"{summary['versions']} version(s) of {len(by_name)} model(s), {size:,} bytes stored"
+        )
         out.print(key_values("by stage", sorted(by_stage.items())))
         out.print(key_values("by type", sorted(by_type.items())))
         table = Table(title="by name", title_justify="left", header_style="bold")
