@@ -408,6 +408,20 @@ def metadata_from_draft(
     return ModelMetadata(model_id=model_id, version=version, aliases=aliases, **values)
 
 
+def draft_from_metadata(metadata: ModelMetadata, **changes: Any) -> ModelDraft:
+    """A draft that records ``metadata`` again elsewhere (import, transfer).
+
+    Everything the version carries is kept except what the destination
+    assigns (id, aliases); the version becomes ``requested_version`` unless
+    ``changes`` say otherwise.
+    """
+    values = asdict(metadata, recurse=False)
+    del values["model_id"], values["aliases"]
+    values["requested_version"] = values.pop("version")
+    values.update(changes)
+    return ModelDraft(**values)
+
+
 def check_alias(value: object) -> str:
     if not isinstance(value, str) or not ALIAS_PATTERN.fullmatch(value):
         raise InvalidMetadataError(

@@ -46,6 +46,7 @@ from modelshelf.metadata import (
     check_alias,
     check_metric_name,
     check_name,
+    draft_from_metadata,
     metadata_from_draft,
 )
 from modelshelf.plugins import (
@@ -517,21 +518,12 @@ class ModelRegistry:
             version = self.versioning.validate(version)
             if self.store.count(Query(model_name=template.model_name, version=version)):
                 raise DuplicateVersionError(template.model_name, version)
-        draft = ModelDraft(
-            model_name=template.model_name,
-            model_type=template.model_type,
-            metrics=template.metrics,
-            hyperparameters=template.hyperparameters,
-            description=template.description,
-            tags=template.tags,
+        draft = draft_from_metadata(
+            template,
             stage=stage,
-            created_at=template.created_at,
-            training_info=template.training_info,
-            feature_names=template.feature_names,
-            artifact=template.artifact,
             parent_id=parent_id,
-            checkpoint=template.checkpoint,
             requested_version=version,
+            artifacts={},
         )
         self.plugins.before_save(registry=self, draft=draft)
         self._gate_initial_stage(draft, draft.stage)

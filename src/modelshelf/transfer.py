@@ -36,7 +36,7 @@ from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 from attrs import frozen
 
 from modelshelf.errors import IntegrityError, InvalidInputError
-from modelshelf.metadata import ModelDraft
+from modelshelf.metadata import draft_from_metadata
 from modelshelf.query import Query
 
 if TYPE_CHECKING:
@@ -171,22 +171,9 @@ class _Mover:
             return
         for ref in _refs(metadata):
             self.copy_artifact(ref)
-        draft = ModelDraft(
-            model_name=metadata.model_name,
-            model_type=metadata.model_type,
-            metrics=metadata.metrics,
-            hyperparameters=metadata.hyperparameters,
-            description=metadata.description,
-            tags=metadata.tags,
-            stage=metadata.stage,
-            created_at=metadata.created_at,
-            training_info=metadata.training_info,
-            feature_names=metadata.feature_names,
-            artifact=metadata.artifact,
-            artifacts=metadata.artifacts,
+        draft = draft_from_metadata(
+            metadata,
             parent_id=None if metadata.parent_id is None else self.ids.get(metadata.parent_id),
-            checkpoint=metadata.checkpoint,
-            requested_version=metadata.version,
         )
         added = self.destination.store.add(draft, self.destination.versioning)
         self.existing(metadata.model_name, metadata.checkpoint)[added.version] = added
