@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     from modelshelf.metadata import ModelDraft, ModelMetadata, Stage
-    from modelshelf.registry import ModelRegistry
+    from modelshelf.protocols import RegistryView
 
 T = TypeVar("T")
 
@@ -301,16 +301,16 @@ class PluginHost:
 
     # -- typed lifecycle façade ---------------------------------------------
 
-    def before_save(self, *, registry: ModelRegistry, draft: ModelDraft) -> None:
+    def before_save(self, *, registry: RegistryView, draft: ModelDraft) -> None:
         self._call("modelshelf_before_save", registry=registry, draft=draft)
 
-    def after_save(self, *, registry: ModelRegistry, metadata: ModelMetadata) -> None:
+    def after_save(self, *, registry: RegistryView, metadata: ModelMetadata) -> None:
         self._call("modelshelf_after_save", registry=registry, metadata=metadata)
 
     def before_stage_transition(
         self,
         *,
-        registry: ModelRegistry,
+        registry: RegistryView,
         metadata: ModelMetadata,
         from_stage: Stage,
         to_stage: Stage,
@@ -326,7 +326,7 @@ class PluginHost:
     def after_stage_transition(
         self,
         *,
-        registry: ModelRegistry,
+        registry: RegistryView,
         metadata: ModelMetadata,
         from_stage: Stage,
         to_stage: Stage,
@@ -339,10 +339,10 @@ class PluginHost:
             to_stage=to_stage,
         )
 
-    def before_delete(self, *, registry: ModelRegistry, metadata: ModelMetadata) -> None:
+    def before_delete(self, *, registry: RegistryView, metadata: ModelMetadata) -> None:
         self._call("modelshelf_before_delete", registry=registry, metadata=metadata)
 
-    def after_delete(self, *, registry: ModelRegistry, metadata: ModelMetadata) -> None:
+    def after_delete(self, *, registry: RegistryView, metadata: ModelMetadata) -> None:
         self._call("modelshelf_after_delete", registry=registry, metadata=metadata)
 
     # -- listing --------------------------------------------------------------
