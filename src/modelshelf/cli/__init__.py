@@ -683,7 +683,12 @@ def ls(
     limit: int | None,
     offset: int,
 ) -> None:
-    """List versions as a table, with the same filters as list_models()."""
+    """List versions as a table, with the same filters as list_models().
+
+    On a terminal the table fits its width: ids, names, versions and stages
+    are never cut, and the columns that do not fit (the rarer metrics, type,
+    creation time) are named under it. Piped output has every column.
+    """
     filters = _list_filters(
         name=name,
         model_type=model_type,
