@@ -257,6 +257,50 @@ _COMMON = [
     ),
 ]
 _COMMON_NAMES = {"registry", "store", "store_url", "as_json", "debug"}
+_BEFORE_KEY = "modelshelf.before-command"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and param.name:
+        ctx.meta.setdefault(_BEFORE_KEY, {})[param.name] = value
+    return value
+
+
+#: The shared options once more, for the group itself: ``modelshelf --registry R ls``
+#: means ``modelshelf ls --registry R``. Given on both sides, the command's own wins.
+_COMMON_BEFORE = [
+    click.option(
+        "--registry",
+        metavar="PATH_OR_URL",
+        callback=_remember,
+        expose_value=False,
+        help="The registry, for any command (see each command's --registry).",
+    ),
+    click.option(
+        "--store", metavar="NAME", callback=_remember, expose_value=False, help="As --store."
+    ),
+    click.option(
+        "--store-url", metavar="URL", callback=_remember, expose_value=False, help="As --store-url."
+    ),
+    click.option(
+        "--json",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_flag(_JSON_KEY),
+        help="Print machine-readable JSON on stdout, for any command.",
+    ),
+    _COMMON[-1],  # --debug
+]
+
+
+def _given_before(ctx: click.Context, name: str, value: Any) -> Any:
+    """``value``, unless it is only a default or from the environment and the
+    option was given before the command name."""
+    before = ctx.meta.get(_BEFORE_KEY, {})
+    source = ctx.get_parameter_source(name)
+    if name in before and source is not click.core.ParameterSource.COMMANDLINE:
+        return before[name]
+    return value
 
 
 def shelf_command(
@@ -269,8 +313,14 @@ def shelf_command(
         def run(
             registry: str, store: str | None, store_url: str | None, as_json: bool, **kwargs: Any
         ) -> Any:
-            env = Env(registry, store, store_url, as_json)
-            click.get_current_context().call_on_close(env.close)
+            ctx = click.get_current_context()
+            env = Env(
+                _given_before(ctx, "registry", registry),
+                _given_before(ctx, "store", store),
+                _given_before(ctx, "store_url", store_url),
+                as_json or bool(ctx.meta.get(_JSON_KEY)),
+            )
+            ctx.call_on_close(env.close)
             return func(env, **kwargs)
 
         for option in reversed(_COMMON):
@@ -293,8 +343,15 @@ def _version() -> str:
         return "unknown"
 
 
+def _common_before(group: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_COMMON_BEFORE):
+        group = option(group)
+    return group
+
+
 @click.group(cls=ShelfGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="modelshelf", message="modelshelf %(version)s")
+@_common_before
 def cli() -> None:
     """modelshelf: save, find, promote, export and load model versions.
 

@@ -28,8 +28,11 @@ The `modelshelf` command does every registry workflow from a shell. Every
 command takes `--registry PATH_OR_URL` (env `MODELSHELF_REGISTRY`, default
 `data/models/registry`), `--store` and `--store-url` to pick the metadata
 store, `--json` for machine-readable output on stdout, and `--debug` to show a
-traceback instead of the one-line error. Plugin choices made with
-`modelshelf init` are kept in the registry's `modelshelf.toml`.
+traceback instead of the one-line error. They may come before the command
+name or after it: `modelshelf --registry R --json ls` is `modelshelf ls
+--registry R --json`; given on both sides, the one after the command wins.
+Plugin choices made with `modelshelf init` are kept in the registry's
+`modelshelf.toml`.
 
 A REFERENCE names one version: `NAME` (its latest version), `NAME:VERSION`,
 `NAME@ALIAS`, `NAME/STAGE`, or a numeric model id.
