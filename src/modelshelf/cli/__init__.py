@@ -564,6 +564,8 @@ def init(env: Env, force: bool, **choices: str | None) -> None:
 
     Choices not given fall back to the defaults (sqlite, joblib, local,
     semver, f1). Every later command reads the file, so a team sets them once.
+
+    Example: modelshelf init --registry data/models/team --versioning integer
     """
     chosen = {k: v for k, v in choices.items() if v}
     if env.store:
@@ -679,6 +681,8 @@ def save(
 
     Loading a pickle runs code: only save files you trust. YAML files need
     PyYAML installed.
+
+    Example: modelshelf save model.joblib --name churn --metric f1=0.91 --tag team=growth
     """
     metrics: dict[str, Any] = _read_mapping(metrics_file, "--metrics") if metrics_file else {}
     metrics.update(_numbers("--metric", metric_flags))
@@ -745,6 +749,8 @@ def ls(
     On a terminal the table fits its width: ids, names, versions and stages
     are never cut, and the columns that do not fit (the rarer metrics, type,
     creation time) are named under it. Piped output has every column.
+
+    Example: modelshelf ls --name churn --min f1=0.8 --order-by f1 --desc
     """
     filters = _list_filters(
         name=name,
@@ -781,7 +787,10 @@ def ls(
 @shelf_command(cli)
 @click.argument("reference")
 def show(env: Env, reference: str) -> None:
-    """Show everything about one version: metrics, parameters, training, files."""
+    """Show everything about one version: metrics, parameters, training, files.
+
+    Example: modelshelf show churn@champion
+    """
     registry = env.open()
     metadata = registry.get_metadata(_reference(reference))
     score = registry.score(metadata)
@@ -816,7 +825,10 @@ def best(
     minimum: tuple[str, ...],
     maximum: tuple[str, ...],
 ) -> None:
-    """Show the best version by a metric or by the registry's scoring policy."""
+    """Show the best version by a metric or by the registry's scoring policy.
+
+    Example: modelshelf best --name churn --metric f1
+    """
     filters = _list_filters(
         name=name,
         model_type=model_type,
@@ -847,7 +859,10 @@ def best(
 @click.option("--stage", "-s", default="Production", show_default=True, help="Stage to move it to.")
 @click.option("--reason", default="", help="Recorded in the audit log.")
 def promote(env: Env, reference: str, stage: str, reason: str) -> None:
-    """Move a version to a stage (Production archives the previous one)."""
+    """Move a version to a stage (Production archives the previous one).
+
+    Example: modelshelf promote churn:1.0.2 --reason "better f1"
+    """
     metadata = env.open().promote(_reference(reference), stage, reason=reason)
     _out(env, _meta(metadata), lambda: _say(f"{metadata.reference} is now {metadata.stage.value}"))
 
@@ -863,7 +878,10 @@ def promote(env: Env, reference: str, stage: str, reason: str) -> None:
 def transition(
     env: Env, model_name: str, version: str, stage: str, keep_existing: bool, reason: str
 ) -> None:
-    """Move MODEL_NAME VERSION to STAGE (None, Staging, Production, Archived)."""
+    """Move MODEL_NAME VERSION to STAGE (None, Staging, Production, Archived).
+
+    Example: modelshelf transition churn 1.0.0 Archived
+    """
     metadata = env.open().transition_stage(
         model_name, version, stage, archive_existing=not keep_existing, reason=reason
     )
@@ -880,7 +898,10 @@ def alias() -> None:
 @click.argument("alias_name", metavar="ALIAS")
 @click.option("--reason", default="", help="Recorded in the audit log.")
 def alias_set(env: Env, reference: str, alias_name: str, reason: str) -> None:
-    """Point ALIAS at the version REFERENCE names (moving it if it is set)."""
+    """Point ALIAS at the version REFERENCE names (moving it if it is set).
+
+    Example: modelshelf alias set churn:1.0.2 champion
+    """
     metadata = env.open().set_alias(_reference(reference), alias_name, reason=reason)
     _out(
         env,
@@ -894,7 +915,10 @@ def alias_set(env: Env, reference: str, alias_name: str, reason: str) -> None:
 @click.argument("alias_name", metavar="ALIAS")
 @click.option("--reason", default="", help="Recorded in the audit log.")
 def alias_delete(env: Env, model_name: str, alias_name: str, reason: str) -> None:
-    """Remove ALIAS from MODEL_NAME."""
+    """Remove ALIAS from MODEL_NAME.
+
+    Example: modelshelf alias delete churn champion
+    """
     removed = env.open().delete_alias(model_name, alias_name, reason=reason)
     if not removed:
         raise Failure(f"{model_name}@{alias_name} is not set", EXIT_NOT_FOUND, "AliasNotFound")
@@ -909,7 +933,10 @@ def alias_delete(env: Env, model_name: str, alias_name: str, reason: str) -> Non
 @click.argument("model_name")
 @click.option("--reason", default="rollback", show_default=True, help="Recorded in the audit log.")
 def rollback(env: Env, model_name: str, reason: str) -> None:
-    """Put MODEL_NAME's previous Production version back in Production."""
+    """Put MODEL_NAME's previous Production version back in Production.
+
+    Example: modelshelf rollback churn
+    """
     metadata = env.open().rollback(model_name, reason=reason)
     _out(env, _meta(metadata), lambda: _say(f"{metadata.reference} is Production again"))
 
@@ -918,7 +945,10 @@ def rollback(env: Env, model_name: str, reason: str) -> None:
 @click.argument("reference")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def delete(env: Env, reference: str, yes: bool) -> None:
-    """Delete one version: its record, then its files."""
+    """Delete one version: its record, then its files.
+
+    Example: modelshelf delete churn:1.0.0 --yes
+    """
     registry = env.open()
     metadata = registry.get_metadata(_reference(reference))
     if not yes:
@@ -956,7 +986,10 @@ def delete(env: Env, reference: str, yes: bool) -> None:
 def export_cmd(
     env: Env, reference: str | None, output: Path, everything: bool, name: str | None
 ) -> None:
-    """Write a version (REFERENCE) or the registry (--all) as a verifiable bundle."""
+    """Write a version (REFERENCE) or the registry (--all) as a verifiable bundle.
+
+    Example: modelshelf export churn@champion --output bundles/churn.tar.gz
+    """
     from modelshelf import bundle
     from modelshelf.cli import _output
 
@@ -1001,7 +1034,10 @@ def export_cmd(
 )
 @click.option("--no-stage", is_flag=True, help="Import with no stage instead of the exported one.")
 def import_cmd(env: Env, path: Path, on_conflict: str, no_stage: bool) -> None:
-    """Verify a bundle completely, then record its version(s) in the registry."""
+    """Verify a bundle completely, then record its version(s) in the registry.
+
+    Example: modelshelf import churn-1.0.2.tar.gz --on-conflict renumber
+    """
     from modelshelf import bundle
     from modelshelf.cli import _output
 
@@ -1035,7 +1071,10 @@ def import_cmd(env: Env, path: Path, on_conflict: str, no_stage: bool) -> None:
 )
 @click.option("--shallow", is_flag=True, help="Check sizes only; do not hash every file.")
 def verify(env: Env, bundle_path: Path | None, shallow: bool) -> None:
-    """Check stored files against their checksums; exit 3 if any is missing or damaged."""
+    """Check stored files against their checksums; exit 3 if any is missing or damaged.
+
+    Example: modelshelf verify
+    """
     if bundle_path is not None:
         from modelshelf import bundle
 
@@ -1090,7 +1129,10 @@ def verify(env: Env, bundle_path: Path | None, shallow: bool) -> None:
     help="Leave files younger than this many seconds (a save may be in flight).",
 )
 def gc(env: Env, apply_: bool, min_age: float) -> None:
-    """Find (and with --apply remove) orphan and leftover temporary files."""
+    """Find (and with --apply remove) orphan and leftover temporary files.
+
+    Example: modelshelf gc
+    """
     keys = env.open().gc(dry_run=not apply_, min_age_seconds=min_age)
 
     def human() -> None:
@@ -1103,7 +1145,10 @@ def gc(env: Env, apply_: bool, min_age: float) -> None:
 
 @shelf_command(cli)
 def stats(env: Env) -> None:
-    """Counts by name, type and stage, storage used, and the best version of each name."""
+    """Counts by name, type and stage, storage used, and the best version of each name.
+
+    Example: modelshelf stats
+    """
     registry = env.open()
     summary = registry.summary()
     by_name: dict[str, int] = summary["by_name"]
@@ -1157,7 +1202,10 @@ def stats(env: Env) -> None:
 
 @shelf_command(cli)
 def plugins(env: Env) -> None:
-    """List installed plugins: what each provides and which hooks it implements."""
+    """List installed plugins: what each provides and which hooks it implements.
+
+    Example: modelshelf plugins
+    """
     from modelshelf.plugins import list_plugins
 
     infos = list_plugins()
@@ -1205,10 +1253,17 @@ def plugins(env: Env) -> None:
 def report(
     env: Env, path: Path, name: str | None, metrics: tuple[str, ...], title: str | None
 ) -> None:
-    """Write a self-contained HTML report comparing versions (works offline)."""
+    """Write a self-contained HTML report comparing versions (works offline).
+
+    Example: modelshelf report report.html --name churn
+    """
     from modelshelf.report import write_report
 
     written = write_report(
         env.open(), path, model_name=name, metrics=list(metrics) or None, title=title
     )
     _out(env, {"path": str(written.resolve())}, lambda: _say(f"report written to {written}"))
+
+
+# Command groups in modules of their own register themselves on import.
+from modelshelf.cli import browse, checkpoints, governance, predict  # noqa: E402, F401
