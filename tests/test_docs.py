@@ -141,7 +141,7 @@ def signature(name: str) -> str:
 def test_hookspecs_are_found() -> None:
     assert "modelshelf_serializers" in hook_names()
     assert signature("modelshelf_after_save") == (
-        "modelshelf_after_save(registry: ModelRegistry, metadata: ModelMetadata) -> None"
+        "modelshelf_after_save(registry: RegistryView, metadata: ModelMetadata) -> None"
     )
 
 

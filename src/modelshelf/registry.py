@@ -28,6 +28,7 @@ from attrs import evolve, frozen
 from modelshelf.config import Settings, load_settings
 from modelshelf.errors import (
     AmbiguousVersionError,
+    DeserializationError,
     DuplicateVersionError,
     IntegrityError,
     InvalidInputError,
@@ -717,6 +718,18 @@ class ModelRegistry:
     def _deserialize(serializer: Serializer, ref: ArtifactRef, stream: IO[bytes]) -> Any:
         try:
             return serializer.load(stream)
+        except ImportError as exc:  # ModuleNotFoundError too
+            raise DeserializationError(
+                ref.key,
+                f"the model needs {exc.name or 'a module'!r}, which cannot be imported here "
+                f"({exc}); install the package that defines the model, then load again",
+            ) from exc
+        except AttributeError as exc:  # pickle: "Can't get attribute 'Model' on <module ...>"
+            raise DeserializationError(
+                ref.key,
+                f"the model's code is not importable as it was saved ({exc}); "
+                "install the version of the package that defines it, then load again",
+            ) from exc
         except Exception as exc:
             raise IntegrityError(
                 ref.key, f"verified bytes failed to deserialize with {serializer.name}: {exc}"

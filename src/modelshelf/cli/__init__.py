@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from modelshelf.errors import (
+    DeserializationError,
     DuplicateVersionError,
     IntegrityError,
     InvalidInputError,
@@ -52,6 +53,8 @@ EXIT_CODES: dict[int, str] = {
     4: "vetoed: a plugin's lifecycle hook refused the operation",
     5: "conflict: the version already exists",
     6: "store, storage or plugin failure (I/O, database, a plugin that will not load)",
+    7: "the model's code is missing: a module or class it needs cannot be imported here "
+    "(its bytes are intact)",
     130: "interrupted (Ctrl-C)",
 }
 EXIT_NOT_FOUND = 1
@@ -60,6 +63,7 @@ EXIT_INTEGRITY = 3
 EXIT_VETO = 4
 EXIT_CONFLICT = 5
 EXIT_BACKEND = 6
+EXIT_MISSING_CODE = 7
 EXIT_INTERRUPTED = 130
 
 DEFAULT_REGISTRY = "data/models/registry"
@@ -73,6 +77,8 @@ def exit_code_for(exc: BaseException) -> int:
 
     if isinstance(exc, IntegrityError):
         return EXIT_INTEGRITY
+    if isinstance(exc, DeserializationError):
+        return EXIT_MISSING_CODE
     if isinstance(exc, VetoError):
         return EXIT_VETO
     if isinstance(exc, (DuplicateVersionError, ImportConflictError)):
