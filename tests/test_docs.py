@@ -8,7 +8,7 @@ Conventions (written up in docs/contributing.md):
   directory, with no ``MODELSHELF_*`` environment variables: exactly what pasting them, in
   order, into a new interpreter in an empty directory does. Nothing is injected; a page
   defines every name it uses (a page that needs a trained model starts with a visible
-  set-up block that trains one).
+  set-up block that trains one), even one read only inside a function it never calls.
 - An HTML comment ``<!-- skip: reason -->`` on the line right before a ``python`` block
   marks it as not run; the reason is required.
 - A page whose examples use the local PostgreSQL server (``127.0.0.1:5432``) says so; it
@@ -19,10 +19,13 @@ Conventions (written up in docs/contributing.md):
 
 from __future__ import annotations
 
+import ast
+import builtins
 import inspect
 import os
 import re
 import socket
+import symtable
 import sys
 import textwrap
 import traceback
@@ -135,16 +138,68 @@ def run_page(page: Path) -> int:
         for block in python_blocks(page):
             if block.skip is not None:
                 continue
-            # Pad with blank lines so a traceback's line numbers are the page's.
-            source = "\n" * (block.line - 1) + block.code
             try:
-                exec(compile(source, str(page), "exec"), namespace)
+                exec(compile(block_source(block), str(page), "exec"), namespace)
             except Exception as exc:
                 raise DocsExampleError(failure_message(page, block, lines, exc)) from exc
             ran += 1
     finally:
         sys.modules["__main__"] = previous
+    run = [block for block in python_blocks(page) if block.skip is None]
+    # A name the page binds at top level counts even when it is gone again (an
+    # ``except ... as exc`` target is deleted after its handler).
+    defined = set(namespace).union(*(top_level_bindings(block) for block in run))
+    undefined = [
+        (line, block.number, name)
+        for block in run
+        for line, name in undefined_names(block, defined)
+    ]
+    if undefined:
+        line, number, name = undefined[0]
+        raise DocsExampleError(
+            f"{page_name(page)}:{line}: python block {number} uses {name!r}, which the page"
+            " never defines"
+            f"\n    {lines[line - 1].strip()}\n(the docs tests inject nothing: define the name"
+            " on the page, e.g. in a set-up block the page starts with)"
+        )
     return ran
+
+
+def block_source(block: Block) -> str:
+    # Padded with blank lines so line numbers (in tracebacks too) are the page's.
+    return "\n" * (block.line - 1) + block.code
+
+
+def top_level_bindings(block: Block) -> set[str]:
+    table = symtable.symtable(block_source(block), "<page>", "exec")
+    return {sym.get_name() for sym in table.get_symbols() if sym.is_assigned() or sym.is_imported()}
+
+
+def undefined_names(block: Block, defined: set[str]) -> list[tuple[int, str]]:
+    """(page line, name) of globals the block reads that the page, once run, never defined.
+
+    Running a block catches a missing name only on the paths it takes; this also finds
+    one inside a function or hook the page defines but never calls.
+    """
+    source = block_source(block)
+    wanted: set[str] = set()
+    tables = [symtable.symtable(source, "<page>", "exec")]
+    while tables:
+        table = tables.pop()
+        tables.extend(table.get_children())
+        wanted |= {
+            sym.get_name()
+            for sym in table.get_symbols()
+            if sym.is_referenced()
+            and (table.get_type() == "module" or sym.is_global())
+            and sym.get_name() not in defined
+            and not hasattr(builtins, sym.get_name())
+        }
+    return sorted(
+        (node.lineno, node.id)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Name) and node.id in wanted
+    )
 
 
 def failure_message(page: Path, block: Block, lines: list[str], exc: Exception) -> str:
@@ -210,6 +265,16 @@ def test_a_failing_example_names_page_block_and_line(tmp_path: Path) -> None:
     text = str(failed.value)
     assert text.startswith(f"{page_name(page)}:14: python block 3 (from line 13) raised NameError")
     assert "second = model" in text and "inject nothing" in text
+
+
+def test_a_name_only_a_function_body_uses_must_still_be_defined(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```python\nclass Gate:\n    def check(self):\n        return threshold\n```\n\n"
+        "```python\ndef later():\n    return Gate, defined_below\n\n\ndefined_below = 1\n```\n"
+    )
+    with pytest.raises(DocsExampleError, match=r"page\.md:4: python block 1 uses 'threshold'"):
+        run_page(page)
 
 
 def test_a_skip_mark_must_sit_on_a_python_block(tmp_path: Path) -> None:
