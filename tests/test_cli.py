@@ -437,15 +437,19 @@ def test_progress_bar_only_on_a_terminal(saved: Path, tmp_path: Path) -> None:
 
 
 def test_readme_command_line_section_runs(
-    tmp_path: Path, logistic: LogisticRegression, iris: tuple[np.ndarray, np.ndarray]
+    tmp_path: Path, iris: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The README's shell session works as written, from save to loading elsewhere."""
+    """The README's shell session works as written, from save to loading elsewhere.
+
+    In an empty directory, the section's Python block writes the files the shell session
+    uses; nothing else is provided.
+    """
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Command line", 1)[1]
-    script = re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)[0]
-    joblib.dump(logistic, tmp_path / "model.joblib")
-    (tmp_path / "metrics.json").write_text('{"f1": 0.95}')
-    (tmp_path / "params.yaml").write_text("max_iter: 2000\n")
+    section = readme.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    (setup,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    (script,) = re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(setup, "README.md", "exec"), {"__name__": "__main__"})
     env = {**os.environ, "PATH": f"{SCRIPT.parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("MODELSHELF_REGISTRY", None)
     done = subprocess.run(
@@ -466,7 +470,8 @@ def test_readme_command_line_section_runs(
     assert champion.metadata.version == "1.0.0"
     assert champion.metadata.stage.value == "Production"
     X, _ = iris
-    assert (champion.model.predict(X) == logistic.predict(X)).all()
+    saved = joblib.load(tmp_path / "model.joblib")
+    assert (champion.model.predict(X) == saved.predict(X)).all()
 
 
 def test_object_storage_registry_with_store_url(tmp_path: Path, model_file: Path) -> None:

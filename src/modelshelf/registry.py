@@ -1,7 +1,7 @@
 """``ModelRegistry``: the one object users hold.
 
-It composes the chosen plugins and owns the order of operations that make
-the invariants true: validate everything and run every veto before writing;
+It composes the chosen plugins and owns the order of operations that keep
+a registry consistent: validate everything and run every veto before writing;
 write the artifact durably before recording its metadata; remove the record
 before the file; verify bytes before deserializing them. It holds no
 backend logic of its own.
@@ -675,7 +675,10 @@ class ModelRegistry:
         return LoadedModel(model=model, artifacts=extra, metadata=metadata)
 
     def load_best_model(self, metric: str | None = None, **filters: Any) -> LoadedModel | None:
-        """The seeds' ``load_best_model``: best version's model, artifacts and metadata."""
+        """The best version's model, artifacts and metadata in one call (``None`` if none ranks).
+
+        What a service needs at start-up; unlike ``load_model`` it raises on a damaged file.
+        """
         best = self.get_best_model(metric, **filters)
         return None if best is None else self.load(best.model_id)
 
