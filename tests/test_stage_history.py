@@ -167,6 +167,22 @@ def test_checkpoint_steps_can_be_saved_again_after_they_were_dropped(
     assert [m.version for m in registry.list_checkpoints("m")] == ["ckpt-0", "ckpt-2"]
 
 
+def test_importing_a_deleted_versions_number_is_refused_or_renumbered(
+    open_registry: Callable[..., ModelRegistry], logistic: LogisticRegression, tmp_path: Path
+) -> None:
+    source = open_registry("source")
+    source.save_model(logistic, "m")
+    bundle = export_version(source, "m:1.0.0", tmp_path / "bundle")
+    registry = open_registry()
+    assert registry.delete_model(registry.save_model(logistic, "m"))
+    with pytest.raises(RetiredVersionError):
+        import_bundle(registry, bundle)
+    assert registry.list_models() == []
+    assert list(registry.storage.iter_keys()) == []
+    renumbered = import_bundle(registry, bundle, on_conflict="renumber")
+    assert (renumbered.metadata.version, renumbered.renumbered) == ("1.0.1", True)
+
+
 # -- into a stage straight away ----------------------------------------------------------
 
 
