@@ -19,6 +19,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from attrs import evolve
 from sklearn.tree import DecisionTreeClassifier
 
 from modelshelf import (
@@ -29,13 +30,18 @@ from modelshelf import (
     Stage,
 )
 from modelshelf.bundle import export_version, import_bundle, read_bundle
-from modelshelf.protocols import IMPORT_ACTION, ROLLBACK_ACTION, STAGE_ACTION
+from modelshelf.protocols import IMPORT_ACTION, ROLLBACK_ACTION, STAGE_ACTION, AuditEvent
+from modelshelf.testing.contracts import MetadataStoreContract
+from modelshelf.testing.reference import ReferenceScheme
+from modelshelf_plugins.sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from sklearn.linear_model import LogisticRegression
+
+    from modelshelf.metadata import ModelMetadata
 
 STORES = ["sqlite", "json", "postgresql"]
 #: Trials of the import-versus-promotion race per store.
@@ -351,3 +357,69 @@ def test_an_import_racing_promotions_leaves_one_production_version(
         if url is not None:
             _drop_schemas(url, [url.rsplit("schema=", 1)[1]])
     print(f"\n[stage race:{store}] trials={RACE_TRIALS} production_after={outcomes}")
+
+
+# -- the store contract catches stores that get the audit format wrong ---------------------
+
+
+class _RecordsEveryChangeAsStage(SqliteStore):
+    def set_stage(
+        self,
+        model_id: int,
+        stage: Stage,
+        *,
+        archive_others: bool,
+        actor: str,
+        reason: str,
+        action: str = STAGE_ACTION,
+    ) -> list[ModelMetadata]:
+        return super().set_stage(
+            model_id, stage, archive_others=archive_others, actor=actor, reason=reason
+        )
+
+
+class _LosesModelIds(SqliteStore):
+    def audit_log(self, model_name: str | None) -> list[AuditEvent]:
+        return [evolve(e, model_id=None) for e in super().audit_log(model_name)]
+
+
+class _ReusesDeletedVersions(SqliteStore):
+    def delete(self, model_id: int) -> ModelMetadata | None:
+        removed = super().delete(model_id)
+        with self._write() as conn:
+            conn.execute("DELETE FROM retired_versions")
+        return removed
+
+
+_EVENTS_TEST = "test_stage_events_record_the_action_asked_for_and_every_versions_id"
+_RETIRED_TEST = "test_a_deleted_release_versions_number_is_refused_when_asked_for"
+
+
+@pytest.mark.parametrize(
+    ("store_class", "contract_test"),
+    [
+        (_RecordsEveryChangeAsStage, _EVENTS_TEST),
+        (_LosesModelIds, _EVENTS_TEST),
+        (_LosesModelIds, "test_alias_events_name_the_version_by_id"),
+        (_LosesModelIds, "test_audit_events_keep_their_ids_after_the_version_is_deleted"),
+        (_ReusesDeletedVersions, _RETIRED_TEST),
+    ],
+)
+def test_the_store_contract_fails_a_store_that_gets_the_audit_format_wrong(
+    store_class: type[SqliteStore], contract_test: str, tmp_path: Path
+) -> None:
+    store = store_class(tmp_path / "registry.db")
+    contract = MetadataStoreContract()
+    test = getattr(contract, contract_test)
+    options = {"store_opener": None} if "store_opener" in test.__code__.co_varnames else {}
+    try:
+        with pytest.raises((AssertionError, pytest.fail.Exception)):
+            test(store=store, scheme=ReferenceScheme(), **options)
+    finally:
+        store.close()
+    # The same test passes the real store.
+    good = SqliteStore(tmp_path / "good.db")
+    try:
+        test(store=good, scheme=ReferenceScheme(), **options)
+    finally:
+        good.close()
