@@ -14,6 +14,7 @@ from modelshelf import (
     ModelMetadata,
     ModelNotFoundError,
     ModelRegistry,
+    RetiredVersionError,
     Stage,
     UnknownStageError,
 )
@@ -286,6 +287,7 @@ def test_deleted_version_number_is_never_reused(registry: ModelRegistry, logisti
     ids = [registry.save_model(logistic, model_name="m") for _ in range(3)]
     assert registry.delete_model(ids[-1])
     assert registry.get_metadata(registry.save_model(logistic, model_name="m")).version == "1.0.3"
-    # an explicit version may still reuse a freed number on purpose
-    reused = registry.save_model(logistic, model_name="m", version="1.0.2")
-    assert registry.get_metadata(reused).version == "1.0.2"
+    # nor taken on purpose: a version string never names two models
+    with pytest.raises(RetiredVersionError, match=r"'1\.0\.2' and it was deleted"):
+        registry.save_model(logistic, model_name="m", version="1.0.2")
+    assert [m.version for m in registry.get_model_versions("m")] == ["1.0.0", "1.0.1", "1.0.3"]

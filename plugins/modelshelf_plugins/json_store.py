@@ -25,9 +25,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelshelf import converter, hookimpl
-from modelshelf.errors import DuplicateVersionError, MetadataValidationError, StoreError
+from modelshelf.errors import (
+    DuplicateVersionError,
+    MetadataValidationError,
+    RetiredVersionError,
+    StoreError,
+)
 from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata, Stage, metadata_from_draft
-from modelshelf.protocols import AuditEvent, MetadataStore, Provider, VersioningScheme
+from modelshelf.protocols import (
+    ROLLBACK_ACTION,
+    STAGE_ACTION,
+    AuditEvent,
+    MetadataStore,
+    Provider,
+    VersioningScheme,
+)
 from modelshelf_plugins.local_storage import fsync_directory
 
 if TYPE_CHECKING:
@@ -59,6 +71,8 @@ class _Index:
         #: Highest release (version_key, version) ever recorded per name; deletes
         #: never lower it, so a deleted version's number is never handed out again.
         self.high_water: dict[str, tuple[str, str]] = {}
+        #: Release versions that were deleted, per name: never recorded again.
+        self.retired: dict[str, set[str]] = {}
 
     # Each journal operation has exactly one ``_apply_*`` here, used both when
     # writing and when replaying, so the two can never disagree.
@@ -91,6 +105,8 @@ class _Index:
                     del self.by_name[gone.model_name]
                 for key in [k for k, v in self.aliases.items() if v == gone.model_id]:
                     del self.aliases[key]
+                if not gone.checkpoint:
+                    self.retired.setdefault(gone.model_name, set()).add(gone.version)
         elif op == "set":
             current = self.records[entry["id"]]
             data = converter.unstructure(current)
@@ -103,7 +119,8 @@ class _Index:
             else:
                 self.aliases[key] = entry["id"]
         elif op == "audit":
-            self.audit.append(entry["event"])
+            event = entry["event"]
+            self.audit.append(event if "model_id" in event else self.upgrade_event(event))
         elif op == "model_info":
             self.model_info[entry["name"]] = {
                 "description": entry["description"],
@@ -111,6 +128,29 @@ class _Index:
             }
         else:
             raise MetadataValidationError(f"unknown journal operation {op!r}")
+
+    def upgrade_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        """An audit event written before events carried ``model_id``, as it is now.
+
+        Its version is matched with the version holding that number when it
+        was recorded (replay order; one created after the event is a reuse
+        of a deleted number). A rollback was then a stage change whose
+        reason the registry wrote as ``rollback from <version>[: <reason>]``.
+        """
+        upgraded = dict(event)
+        model_id = self.by_name.get(event["model_name"], {}).get(event["version"])
+        if model_id is not None and self.records[model_id].created_at > datetime.fromisoformat(
+            event["at"]
+        ):
+            model_id = None
+        upgraded["model_id"] = model_id
+        if (
+            event["action"] == STAGE_ACTION
+            and event["to_value"] == Stage.PRODUCTION.value
+            and event["reason"].startswith("rollback from ")
+        ):
+            upgraded["action"] = ROLLBACK_ACTION
+        return upgraded
 
     def with_aliases(self, metadata: ModelMetadata) -> ModelMetadata:
         names = sorted(
@@ -140,6 +180,7 @@ class _Index:
             "audit": self.audit,
             "model_info": self.model_info,
             "high_water": {name: list(mark) for name, mark in self.high_water.items()},
+            "retired": {name: sorted(versions) for name, versions in self.retired.items()},
         }
 
     @classmethod
@@ -153,12 +194,22 @@ class _Index:
         index.next_id = max(index.next_id, data["next_id"])
         for alias in data["aliases"]:
             index.aliases[(alias["name"], alias["alias"])] = alias["id"]
-        index.audit = list(data["audit"])
+        index.audit = [e if "model_id" in e else index.upgrade_event(e) for e in data["audit"]]
         index.model_info = dict(data.get("model_info", {}))
         for name, (key, version) in data.get("high_water", {}).items():
             current = index.high_water.get(name)
             if current is None or (key, version) > current:
                 index.high_water[name] = (key, version)
+        if "retired" in data:
+            index.retired = {name: set(versions) for name, versions in data["retired"].items()}
+        else:
+            # A snapshot from before deletes were remembered: the versions its
+            # audit log and high-water marks name that no record holds were deleted.
+            named = [(e["model_name"], e["version"]) for e in index.audit if e["version"]]
+            named += [(name, mark[1]) for name, mark in index.high_water.items()]
+            for name, version in named:
+                if version not in index.by_name.get(name, {}):
+                    index.retired.setdefault(name, set()).add(version)
         return index
 
 
@@ -396,6 +447,7 @@ class JsonStore:
                     to_value=e["to_value"],
                     actor=e["actor"],
                     reason=e["reason"],
+                    model_id=e["model_id"],
                 )
                 for e in index.audit
                 if model_name is None or e["model_name"] == model_name
@@ -412,6 +464,8 @@ class JsonStore:
                 version = draft.requested_version
                 if version in existing:
                     raise DuplicateVersionError(draft.model_name, version)
+                if version in index.retired.get(draft.model_name, ()):
+                    raise RetiredVersionError(draft.model_name, version)
             elif high_water is not None:
                 version = scheme.next_after(high_water[1])
             else:
@@ -446,6 +500,7 @@ class JsonStore:
         new: str | None,
         actor: str,
         reason: str,
+        model_id: int | None,
     ) -> dict[str, Any]:
         return {
             "op": "audit",
@@ -458,11 +513,19 @@ class JsonStore:
                 "to_value": new,
                 "actor": actor,
                 "reason": reason,
+                "model_id": model_id,
             },
         }
 
     def set_stage(
-        self, model_id: int, stage: Stage, *, archive_others: bool, actor: str, reason: str
+        self,
+        model_id: int,
+        stage: Stage,
+        *,
+        archive_others: bool,
+        actor: str,
+        reason: str,
+        action: str = STAGE_ACTION,
     ) -> list[ModelMetadata]:
         with self._locked() as index:
             target = index.records.get(model_id)
@@ -481,11 +544,12 @@ class JsonStore:
                             self._audit_entry(
                                 other.model_name,
                                 other.version,
-                                "stage",
+                                STAGE_ACTION,
                                 "Production",
                                 "Archived",
                                 actor,
                                 f"replaced by {target.version} in Production",
+                                other_id,
                             )
                         )
                         changed.append(other_id)
@@ -494,11 +558,12 @@ class JsonStore:
                 self._audit_entry(
                     target.model_name,
                     target.version,
-                    "stage",
+                    action,
                     target.stage.value,
                     stage.value,
                     actor,
                     reason,
+                    model_id,
                 )
             )
             self._append(entries)
@@ -529,6 +594,7 @@ class JsonStore:
                         new_version,
                         actor,
                         reason,
+                        previous if model_id is None else model_id,
                     ),
                 ]
             )

@@ -22,9 +22,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelshelf import converter, hookimpl
-from modelshelf.errors import DuplicateVersionError, StoreError
+from modelshelf.errors import DuplicateVersionError, RetiredVersionError, StoreError
 from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata, Stage, metadata_from_draft
-from modelshelf.protocols import AuditEvent, MetadataStore, Provider, VersioningScheme
+from modelshelf.protocols import (
+    STAGE_ACTION,
+    AuditEvent,
+    MetadataStore,
+    Provider,
+    VersioningScheme,
+)
 
 if sys.platform != "win32":
     import fcntl
@@ -34,7 +40,7 @@ if TYPE_CHECKING:
 
     from modelshelf.query import Query, Ranking
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_SECONDS = 60.0
 
 _SCHEMA = """
@@ -87,7 +93,8 @@ CREATE TABLE IF NOT EXISTS audit (
     from_value TEXT,
     to_value TEXT,
     actor TEXT NOT NULL,
-    reason TEXT NOT NULL
+    reason TEXT NOT NULL,
+    model_id INTEGER
 );
 CREATE INDEX IF NOT EXISTS audit_by_name ON audit (model_name, id);
 CREATE TABLE IF NOT EXISTS model_info (
@@ -100,8 +107,35 @@ CREATE TABLE IF NOT EXISTS version_high_water (
     version TEXT NOT NULL,
     version_key TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS retired_versions (
+    model_name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    PRIMARY KEY (model_name, version)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS schema_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+#: Upgrades a schema 1 database (audit rows without model_id, no record of
+#: deleted versions) to schema 2, in the transaction that opens the store.
+_MIGRATE_TO_2 = (
+    "ALTER TABLE audit ADD COLUMN model_id INTEGER",
+    # An event concerns the version that had its name and version when it was
+    # recorded: one created later is a reuse of a deleted version's number.
+    "UPDATE audit SET model_id = (SELECT m.id FROM models m WHERE m.model_name = "
+    "audit.model_name AND m.version = audit.version AND m.checkpoint = 0 "
+    "AND m.created_us <= audit.at_us ORDER BY m.id DESC LIMIT 1)",
+    # Schema 1 recorded a rollback as a stage change whose reason it wrote
+    # as "rollback from <version>[: <reason>]".
+    "UPDATE audit SET action = 'rollback' WHERE action = 'stage' "
+    "AND to_value = 'Production' AND reason LIKE 'rollback from %'",
+    # Versions that audit rows or the high-water mark name but no row holds
+    # any more were deleted: their numbers are retired.
+    "INSERT OR IGNORE INTO retired_versions (model_name, version) "
+    "SELECT model_name, version FROM audit WHERE version != '' "
+    "UNION SELECT model_name, version FROM version_high_water",
+    "DELETE FROM retired_versions WHERE EXISTS (SELECT 1 FROM models m WHERE "
+    "m.model_name = retired_versions.model_name AND m.version = retired_versions.version)",
+)
 
 #: Columns a query may order by; the only text ever put into ORDER BY.
 _ORDER_COLUMNS = {
@@ -138,7 +172,7 @@ def from_micros(micros: int) -> datetime:
 
 _INSERT_AUDIT = (
     "INSERT INTO audit (at_us, model_name, version, action, from_value, to_value, "
-    "actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "actor, reason, model_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -152,6 +186,7 @@ def _audit_row(event: AuditEvent) -> tuple[Any, ...]:
         event.to_value,
         event.actor,
         event.reason,
+        event.model_id,
     )
 
 
@@ -237,13 +272,38 @@ class SqliteStore:
             raise StoreError(f"cannot open SQLite store at {path}: {exc}") from exc
 
     def _create_schema(self) -> None:
+        existing = self._schema_version()
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 self._conn.execute(statement)
+        if existing == 1:
+            for statement in _MIGRATE_TO_2:
+                self._conn.execute(statement)
         self._conn.execute(
-            "INSERT OR IGNORE INTO schema_info (key, value) VALUES ('schema_version', ?)",
+            "INSERT INTO schema_info (key, value) VALUES ('schema_version', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (str(SCHEMA_VERSION),),
         )
+
+    def _schema_version(self) -> int | None:
+        """The recorded schema version, or None for a new database."""
+        found = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_info'"
+        ).fetchone()
+        if found is None:
+            return None
+        row = self._conn.execute(
+            "SELECT value FROM schema_info WHERE key = 'schema_version'"
+        ).fetchone()
+        if row is None:
+            return None
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this modelshelf "
+                f"understands ({SCHEMA_VERSION}); upgrade modelshelf"
+            )
+        return version
 
     # -- transactions ---------------------------------------------------------
 
@@ -342,6 +402,12 @@ class SqliteStore:
                 ).fetchone()
                 if taken:
                     raise DuplicateVersionError(name, version)
+                retired = conn.execute(
+                    "SELECT 1 FROM retired_versions WHERE model_name = ? AND version = ?",
+                    (name, version),
+                ).fetchone()
+                if retired:
+                    raise RetiredVersionError(name, version)
             else:
                 row = conn.execute(
                     # A deleted version's number is never handed out again.
@@ -465,8 +531,14 @@ class SqliteStore:
             rows = conn.execute(f"{_SELECT} WHERE models.id = ?", (model_id,)).fetchall()
             if not rows:
                 return None
+            removed = self._row_to_metadata(rows[0])
             conn.execute("DELETE FROM models WHERE id = ?", (model_id,))
-        return self._row_to_metadata(rows[0])
+            if not removed.checkpoint:
+                conn.execute(
+                    "INSERT OR IGNORE INTO retired_versions (model_name, version) VALUES (?, ?)",
+                    (removed.model_name, removed.version),
+                )
+        return removed
 
     @staticmethod
     def _audit(
@@ -478,6 +550,7 @@ class SqliteStore:
         new: str | None,
         actor: str,
         reason: str,
+        model_id: int | None,
     ) -> None:
         """Record one change, in the transaction that makes it."""
         event = AuditEvent(
@@ -489,11 +562,19 @@ class SqliteStore:
             to_value=new,
             actor=actor,
             reason=reason,
+            model_id=model_id,
         )
         conn.execute(_INSERT_AUDIT, _audit_row(event))
 
     def set_stage(
-        self, model_id: int, stage: Stage, *, archive_others: bool, actor: str, reason: str
+        self,
+        model_id: int,
+        stage: Stage,
+        *,
+        archive_others: bool,
+        actor: str,
+        reason: str,
+        action: str = STAGE_ACTION,
     ) -> list[ModelMetadata]:
         with self._write() as conn:
             rows = conn.execute(f"{_SELECT} WHERE models.id = ?", (model_id,)).fetchall()
@@ -517,11 +598,12 @@ class SqliteStore:
                         conn,
                         other.model_name,
                         other.version,
-                        "stage",
+                        STAGE_ACTION,
                         other.stage.value,
                         Stage.ARCHIVED.value,
                         actor,
                         f"replaced by {target.version} in Production",
+                        other.model_id,
                     )
                     changed_ids.append(other.model_id)
             conn.execute("UPDATE models SET stage = ? WHERE id = ?", (stage.value, model_id))
@@ -529,11 +611,12 @@ class SqliteStore:
                 conn,
                 target.model_name,
                 target.version,
-                "stage",
+                action,
                 target.stage.value,
                 stage.value,
                 actor,
                 reason,
+                model_id,
             )
             placeholders = ", ".join("?" for _ in changed_ids)
             changed = {
@@ -591,6 +674,7 @@ class SqliteStore:
                 new_version,
                 actor,
                 reason,
+                previous if model_id is None else model_id,
             )
         return previous
 
@@ -615,8 +699,8 @@ class SqliteStore:
 
     def audit_log(self, model_name: str | None) -> list[AuditEvent]:
         sql = (
-            "SELECT at_us, model_name, version, action, from_value, to_value, actor, reason "
-            "FROM audit"
+            "SELECT at_us, model_name, version, action, from_value, to_value, actor, reason, "
+            "model_id FROM audit"
         )
         params: list[Any] = []
         if model_name is not None:
@@ -633,8 +717,9 @@ class SqliteStore:
                 to_value=new,
                 actor=actor,
                 reason=reason,
+                model_id=model_id,
             )
-            for at, name, version, action, old, new, actor, reason in rows
+            for at, name, version, action, old, new, actor, reason, model_id in rows
         ]
 
     def get_model_info(self, model_name: str) -> ModelInfo | None:

@@ -46,6 +46,7 @@ from attrs import frozen
 
 from modelshelf import converter
 from modelshelf.errors import (
+    DuplicateVersionError,
     IntegrityError,
     InvalidInputError,
     ModelNotFoundError,
@@ -734,6 +735,7 @@ def _record(
     version: str | None,
     keep_stage: bool,
     parent_id: int | None,
+    renumber: bool = False,
 ) -> ImportedVersion:
     source = bundle.metadata
     notes: list[str] = []
@@ -743,9 +745,18 @@ def _record(
             f"{source.model_name} already has a Production version here; imported with no stage"
         )
         stage = Stage.NONE
-    recorded = registry.import_version(
-        source, bundle.files, version=version, stage=stage, parent_id=parent_id
-    )
+    try:
+        recorded = registry.import_version(
+            source, bundle.files, version=version, stage=stage, parent_id=parent_id
+        )
+    except DuplicateVersionError:
+        if not renumber or version is None:
+            raise
+        # Taken (or retired by a delete) since it was planned: renumbering
+        # means the scheme numbers it, inside the store's own transaction.
+        recorded = registry.import_version(
+            source, bundle.files, version=None, stage=stage, parent_id=parent_id
+        )
     for alias in source.aliases:
         if registry.list_models(model_name=source.model_name, alias=alias):
             notes.append(f"alias {alias!r} already points at a version here; left as it was")
@@ -773,7 +784,14 @@ def import_bundle(
             raise InvalidInputError(f"{path} is a registry bundle; use import_registry")
         bundle = read_bundle(registry, root)
         version = _plan_version(registry, bundle.metadata, on_conflict)
-        return _record(registry, bundle, version=version, keep_stage=keep_stage, parent_id=None)
+        return _record(
+            registry,
+            bundle,
+            version=version,
+            keep_stage=keep_stage,
+            parent_id=None,
+            renumber=on_conflict == "renumber",
+        )
 
 
 def import_registry(
@@ -811,6 +829,7 @@ def import_registry(
                 version=version,
                 keep_stage=keep_stage,
                 parent_id=new_ids.get(parent) if parent is not None else None,
+                renumber=on_conflict == "renumber",
             )
             new_ids[bundle.metadata.model_id] = result.metadata.model_id
             imported.append(result)

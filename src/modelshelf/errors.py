@@ -50,6 +50,25 @@ class DuplicateVersionError(InvalidInputError):
         self.version = version
 
 
+class RetiredVersionError(DuplicateVersionError):
+    """An explicit version names a version of that model that was deleted.
+
+    A deleted version's number is never given to another model: an audit
+    log, a deployment or a colleague that names ``xgb:1.0.0`` must never
+    get a model that is not the one it meant.
+    """
+
+    def __init__(self, model_name: str, version: str) -> None:
+        InvalidInputError.__init__(
+            self,
+            f"model {model_name!r} had version {version!r} and it was deleted; a deleted "
+            "version's number is never given to another model, pick another one or omit "
+            "version= to get the next",
+        )
+        self.model_name = model_name
+        self.version = version
+
+
 class UnknownStageError(InvalidInputError):
     """A stage name is not one of the lifecycle stages."""
 
@@ -182,6 +201,7 @@ __all__ = [
     "NotFoundError",
     "PluginError",
     "PluginLoadError",
+    "RetiredVersionError",
     "SerializationError",
     "StoreError",
     "UnknownPluginError",

@@ -133,9 +133,33 @@ class ArtifactStore(Protocol):
         ...
 
 
+#: :attr:`AuditEvent.action` of a stage change asked for by name
+#: (``transition_stage``, ``promote``, a save straight into a stage), and of
+#: the archiving of a Production version another one replaced.
+STAGE_ACTION = "stage"
+#: :attr:`AuditEvent.action` of the stage change ``rollback`` makes: the
+#: version it puts back in Production. History is replayed from these, never
+#: from the free-text reason.
+ROLLBACK_ACTION = "rollback"
+#: :attr:`AuditEvent.action` of the stage a version was imported into.
+IMPORT_ACTION = "import"
+#: The actions that move a version's stage; their ``from_value`` and
+#: ``to_value`` are stage names. Alias moves are ``alias:<alias>``.
+STAGE_ACTIONS = frozenset({STAGE_ACTION, ROLLBACK_ACTION, IMPORT_ACTION})
+
+
 @frozen(kw_only=True)
 class AuditEvent:
-    """One recorded change of a version's stage or of an alias."""
+    """One recorded change of a version's stage or of an alias.
+
+    ``model_id`` identifies the version the event concerns (for an alias,
+    the version it now points at, or pointed at before it was removed);
+    ``version`` is its version string at the time, kept for people to
+    read. A version string can name another model after a delete, an id
+    never does, so history is replayed by ``model_id``. It is None only on
+    events recorded before stores kept it whose version could not be
+    matched when the store was upgraded.
+    """
 
     at: datetime
     model_name: str
@@ -145,6 +169,7 @@ class AuditEvent:
     to_value: str | None
     actor: str
     reason: str = ""
+    model_id: int | None = None
 
 
 @runtime_checkable
@@ -163,7 +188,10 @@ class MetadataStore(Protocol):
         where ``highest`` is the highest release version the name ever had by
         ``scheme.sort_key`` (checkpoints never count; deleted versions do, so a
         number is never handed out twice), decided inside the same transaction
-        as the insert, so concurrent writers never get the same version.
+        as the insert, so concurrent writers never get the same version. A
+        requested version that a deleted release of the name had is refused
+        with RetiredVersionError (a DuplicateVersionError): a version string
+        never names two different models.
         """
         ...
 
@@ -180,11 +208,21 @@ class MetadataStore(Protocol):
     def delete(self, model_id: int) -> ModelMetadata | None: ...
 
     def set_stage(
-        self, model_id: int, stage: Stage, *, archive_others: bool, actor: str, reason: str
+        self,
+        model_id: int,
+        stage: Stage,
+        *,
+        archive_others: bool,
+        actor: str,
+        reason: str,
+        action: str = STAGE_ACTION,
     ) -> list[ModelMetadata]:
         """Move a version to ``stage``; with ``archive_others`` and Production,
         archive the name's other Production versions in the same transaction.
-        Returns the changed versions, the target first; [] if it does not exist.
+        Records one :class:`AuditEvent` per changed version in that
+        transaction: ``action`` for the target, :data:`STAGE_ACTION` for each
+        archived one, each with its ``model_id``. Returns the changed
+        versions, the target first; [] if it does not exist.
         """
         ...
 
@@ -253,6 +291,10 @@ class RegistryView(Protocol):
 
 
 __all__ = [
+    "IMPORT_ACTION",
+    "ROLLBACK_ACTION",
+    "STAGE_ACTION",
+    "STAGE_ACTIONS",
     "ArtifactStore",
     "AuditEvent",
     "MetadataStore",

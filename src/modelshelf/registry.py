@@ -60,6 +60,7 @@ from modelshelf.plugins import (
     PluginKind,
     check_provided,
 )
+from modelshelf.protocols import IMPORT_ACTION, ROLLBACK_ACTION, STAGE_ACTION, STAGE_ACTIONS
 from modelshelf.query import MetricBound, Query, Ranking
 from modelshelf.references import Reference, parse_reference
 
@@ -84,8 +85,6 @@ DEFAULT_STORAGE_PATH = Path("data/models/registry")
 IN_MEMORY_LOAD_LIMIT = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
 _PENDING_SHA = "0" * 64
-#: Audit reasons of rollback transitions start with this, so history can be replayed.
-ROLLBACK_REASON = "rollback"
 
 
 class _CheckpointVersions:
@@ -341,9 +340,7 @@ class ModelRegistry:
         self._gate_initial_stage(draft, initial_stage)
         metadata = self._write_and_record(draft, model, artifacts, self.versioning)
         if initial_stage is not Stage.NONE:
-            self.transition_stage(
-                metadata.model_name, metadata.version, initial_stage, reason="initial stage"
-            )
+            self._move_stage(metadata, initial_stage, action=STAGE_ACTION, reason="initial stage")
         return metadata.model_id
 
     def _gate_initial_stage(self, draft: ModelDraft, stage: Stage) -> None:
@@ -505,7 +502,12 @@ class ModelRegistry:
         stage to record (the caller decides whether the exported one fits
         here) and ``parent_id`` a version of this registry. It follows the
         save path: validate and veto first, write each file durably, then
-        record; a failure removes whatever was written.
+        record; a failure removes whatever was written. A ``stage`` is then
+        entered exactly as a promotion enters it (one locked store
+        transaction that archives the name's other Production version and
+        records an ``import`` audit event), so an import racing a promotion
+        never leaves two Production versions and ``rollback`` can return to
+        an imported version.
         """
         refs = {"": template.artifact, **template.artifacts}
         if set(files) != set(refs):
@@ -526,15 +528,22 @@ class ModelRegistry:
             requested_version=version,
             artifacts={},
         )
+        initial_stage = draft.stage
+        draft = evolve(draft, stage=Stage.NONE)
         self.plugins.before_save(registry=self, draft=draft)
-        self._gate_initial_stage(draft, draft.stage)
-        return self._record(
+        self._gate_initial_stage(draft, initial_stage)
+        metadata = self._record(
             draft,
             self.versioning,
             lambda written: {
                 name: self._copy_file(template.model_name, files[name], ref, written)
                 for name, ref in refs.items()
             },
+        )
+        if initial_stage is Stage.NONE:
+            return metadata
+        return self._move_stage(
+            metadata, initial_stage, action=IMPORT_ACTION, reason=f"imported {template.reference}"
         )
 
     def _copy_file(
@@ -887,6 +896,28 @@ class ModelRegistry:
         name's previous Production version unless ``archive_existing=False``."""
         target_stage = Stage.parse(stage)
         current = self.get_metadata(model_name=model_name, version=version)
+        return self._move_stage(
+            current,
+            target_stage,
+            action=STAGE_ACTION,
+            reason=reason,
+            archive_existing=archive_existing,
+        )
+
+    def _move_stage(
+        self,
+        current: ModelMetadata,
+        target_stage: Stage,
+        *,
+        action: str,
+        reason: str,
+        archive_existing: bool = True,
+    ) -> ModelMetadata:
+        """The one path every stage change takes: a promotion, a rollback, a
+        save or an import straight into a stage. Gates judge it, the store
+        moves it, archives the name's other Production version and records
+        the audit event (``action``, with the version's id) in one locked
+        transaction, and the after-hooks hear of every change."""
         self.plugins.before_stage_transition(
             registry=self, metadata=current, from_stage=current.stage, to_stage=target_stage
         )
@@ -896,9 +927,10 @@ class ModelRegistry:
             archive_others=archive_existing,
             actor=self.user,
             reason=reason,
+            action=action,
         )
         if not changed:
-            raise ModelNotFoundError(f"{model_name}:{version} was deleted meanwhile")
+            raise ModelNotFoundError(f"{current.reference} was deleted meanwhile")
         self.plugins.after_stage_transition(
             registry=self, metadata=changed[0], from_stage=current.stage, to_stage=target_stage
         )
@@ -921,35 +953,45 @@ class ModelRegistry:
     def rollback(self, model_name: str, *, reason: str = "") -> ModelMetadata:
         """Put the previous Production version back and archive the current one.
 
-        Production history is a stack read from the audit log: each
-        promotion pushes, each rollback pops. Rolling back twice therefore
-        walks two steps back (3 -> 2 -> 1), never toggles.
+        Production history is a stack read from the audit log: each entry
+        into Production (promotion, save or import into it) pushes, each
+        ``rollback`` event pops. Rolling back twice therefore walks two
+        steps back (3 -> 2 -> 1), never toggles. Versions are replayed by
+        ``model_id``, never by version string or reason text: a version
+        deleted since is skipped, and a model saved later under a deleted
+        version's number is never deployed by a rollback.
         """
         current = self.get_production_model(model_name)
         if current is None:
             raise ModelNotFoundError(f"{model_name!r} has no Production version to roll back")
-        history: list[str] = []
-        for event in self.store.audit_log(model_name):
-            if event.action != "stage" or event.to_value != Stage.PRODUCTION.value:
+        for model_id in reversed(self._production_history(model_name, current.model_id)):
+            previous = self.store.get(model_id)
+            if previous is None or previous.model_name != model_name or previous.checkpoint:
                 continue
-            if event.reason.startswith(ROLLBACK_REASON) and history:
-                history.pop()
-                if not history or history[-1] != event.version:
-                    history.append(event.version)
-            else:
-                history.append(event.version)
-        while history and history[-1] == current.version:
-            history.pop()
-        for version in reversed(history):
-            previous = self.store.find(Query(model_name=model_name, version=version))
-            if previous:
-                note = f"{ROLLBACK_REASON} from {current.version}" + (
-                    f": {reason}" if reason else ""
-                )
-                return self.transition_stage(model_name, version, Stage.PRODUCTION, reason=note)
+            note = f"rollback from {current.version}" + (f": {reason}" if reason else "")
+            return self._move_stage(previous, Stage.PRODUCTION, action=ROLLBACK_ACTION, reason=note)
         raise ModelNotFoundError(
             f"{model_name!r} has no earlier Production version to roll back to"
         )
+
+    def _production_history(self, model_name: str, current_id: int) -> list[int]:
+        """Ids of the versions ``model_name`` had in Production, oldest first,
+        as rollbacks left the stack, without ``current_id`` on top. Events a
+        store kept without an id (recorded before ids were, for a version
+        deleted since) still push and pop, but are never returned to."""
+        history: list[int | None] = []
+        for event in self.store.audit_log(model_name):
+            if event.action not in STAGE_ACTIONS or event.to_value != Stage.PRODUCTION.value:
+                continue
+            if event.action == ROLLBACK_ACTION and history:
+                history.pop()
+                if not history or history[-1] != event.model_id:
+                    history.append(event.model_id)
+            else:
+                history.append(event.model_id)
+        while history and history[-1] == current_id:
+            history.pop()
+        return [i for i in history if i is not None and i != current_id]
 
     def set_alias(self, reference: int | str, alias: str, *, reason: str = "") -> ModelMetadata:
         """Point ``alias`` (e.g. ``champion``) at a version; it moves if set before."""

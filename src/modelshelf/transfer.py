@@ -33,7 +33,7 @@ import shutil
 from collections import Counter
 from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from modelshelf.errors import IntegrityError, InvalidInputError
 from modelshelf.metadata import draft_from_metadata
@@ -215,7 +215,12 @@ class _Mover:
             return
         present = Counter(store.audit_log(None))
         missing = []
-        for event in self.source.store.audit_log(None):
+        for recorded in self.source.store.audit_log(None):
+            # Events name their version by id, and ids are the destination's own.
+            event = evolve(
+                recorded,
+                model_id=None if recorded.model_id is None else self.ids.get(recorded.model_id),
+            )
             if present[event] > 0:
                 present[event] -= 1
             else:

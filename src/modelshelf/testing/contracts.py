@@ -41,11 +41,13 @@ from attrs import evolve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from modelshelf import protocols
 from modelshelf.errors import (
     DuplicateVersionError,
     InvalidInputError,
     InvalidVersionError,
     ModelShelfError,
+    RetiredVersionError,
 )
 from modelshelf.metadata import (
     ArtifactRef,
@@ -843,6 +845,119 @@ class MetadataStoreContract:
         from modelshelf.testing.stateful import run_store_machine
 
         run_store_machine(store)
+
+    # -- audit event format and retired versions ----------------------------------
+    # History is replayed from structured events (``action`` and ``model_id``),
+    # never from reason text or version strings, and a version string never
+    # names two models: see docs/plugins.md, "A metadata store".
+
+    def test_stage_events_record_the_action_asked_for_and_every_versions_id(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        v1, v2 = (store.add(make_draft("alpha"), scheme) for _ in range(2))
+        safe = "rollback-safe release"  # a reason is only text, whatever it says
+        steps = [
+            (v1.model_id, protocols.STAGE_ACTION, "r1"),
+            (v2.model_id, protocols.IMPORT_ACTION, "r2"),
+            (v1.model_id, protocols.ROLLBACK_ACTION, safe),
+        ]
+        seen = 0
+        recorded = []
+        for model_id, action, reason in steps:
+            store.set_stage(
+                model_id,
+                Stage.PRODUCTION,
+                archive_others=True,
+                actor="ann",
+                reason=reason,
+                action=action,
+            )
+            events = store.audit_log("alpha")
+            recorded.append(
+                sorted(
+                    (e.action, e.model_id, e.version, e.to_value, e.reason) for e in events[seen:]
+                )
+            )
+            seen = len(events)
+        replaced_1 = "replaced by 2 in Production"
+        replaced_2 = "replaced by 1 in Production"
+        assert recorded == [
+            [(protocols.STAGE_ACTION, v1.model_id, "1", "Production", "r1")],
+            [
+                (protocols.IMPORT_ACTION, v2.model_id, "2", "Production", "r2"),
+                (protocols.STAGE_ACTION, v1.model_id, "1", "Archived", replaced_1),
+            ],
+            [
+                (protocols.ROLLBACK_ACTION, v1.model_id, "1", "Production", safe),
+                (protocols.STAGE_ACTION, v2.model_id, "2", "Archived", replaced_2),
+            ],
+        ]
+        # Without ``action`` a stage change is recorded as a plain one.
+        store.set_stage(v2.model_id, Stage.STAGING, archive_others=False, actor="a", reason="")
+        last = store.audit_log("alpha")[-1]
+        assert (last.action, last.model_id, last.to_value) == (
+            protocols.STAGE_ACTION,
+            v2.model_id,
+            "Staging",
+        )
+
+    def test_alias_events_name_the_version_by_id(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        v1, v2 = (store.add(make_draft("alpha"), scheme) for _ in range(2))
+        store.set_alias("alpha", "champion", v1.model_id, actor="u", reason="")
+        store.set_alias("alpha", "champion", v2.model_id, actor="u", reason="")
+        store.set_alias("alpha", "champion", None, actor="u", reason="")
+        events = store.audit_log("alpha")
+        assert [(e.model_id, e.from_value, e.to_value) for e in events] == [
+            (v1.model_id, None, "1"),
+            (v2.model_id, "1", "2"),
+            (v2.model_id, "2", None),
+        ]
+
+    def test_audit_events_keep_their_ids_after_the_version_is_deleted(
+        self,
+        store: MetadataStore,
+        scheme: VersioningScheme,
+        store_opener: Callable[[], MetadataStore] | None,
+    ) -> None:
+        v1 = store.add(make_draft("alpha"), scheme)
+        store.set_stage(v1.model_id, Stage.PRODUCTION, archive_others=True, actor="a", reason="")
+        assert store.delete(v1.model_id) is not None
+        [event] = store.audit_log("alpha")
+        assert (event.model_id, event.version) == (v1.model_id, "1")
+        if store_opener is not None:
+            other = store_opener()
+            try:
+                assert other.audit_log("alpha") == [event]
+            finally:
+                other.close()
+
+    def test_a_deleted_release_versions_number_is_refused_when_asked_for(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        first = store.add(make_draft("alpha", requested_version="3"), scheme)
+        assert store.delete(first.model_id) is not None
+        with pytest.raises(RetiredVersionError) as info:
+            store.add(make_draft("alpha", requested_version="3", description="reuse"), scheme)
+        assert isinstance(info.value, DuplicateVersionError)
+        assert isinstance(info.value, ValueError)
+        assert (info.value.model_name, info.value.version) == ("alpha", "3")
+        assert store.find(Query(model_name="alpha")) == []
+        # Another name may have it; unused numbers stay free; numbering goes on.
+        assert store.add(make_draft("beta", requested_version="3"), scheme).version == "3"
+        assert store.add(make_draft("alpha", requested_version="2"), scheme).version == "2"
+        assert store.add(make_draft("alpha"), scheme).version == "4"
+
+    def test_a_deleted_checkpoints_version_can_be_recorded_again(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        draft = make_draft("alpha", requested_version="40", checkpoint=True)
+        first = store.add(draft, scheme)
+        assert store.delete(first.model_id) is not None
+        again = store.add(draft, scheme)
+        assert (again.version, again.checkpoint) == ("40", True)
+        assert again.model_id != first.model_id
 
 
 # ---------------------------------------------------------------------------

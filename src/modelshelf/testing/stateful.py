@@ -101,6 +101,8 @@ class MetadataStoreMachine(RuleBasedStateMachine):
         self.highest: dict[str, int] = {}
         self.aliases: dict[tuple[str, str], int] = {}
         self.deleted: list[int] = []
+        #: (name, version) of deleted versions: never recorded again.
+        self.retired: set[tuple[str, str]] = set()
 
     # -- helpers -------------------------------------------------------------------
 
@@ -128,6 +130,7 @@ class MetadataStoreMachine(RuleBasedStateMachine):
         name = self._name(suffix)
         version = str(number)
         taken = any(e.name == name and e.version == version for e in self.versions.values())
+        taken = taken or (name, version) in self.retired
         draft = make_draft(name, requested_version=version)
         if taken:
             try:
@@ -147,7 +150,8 @@ class MetadataStoreMachine(RuleBasedStateMachine):
         gone = self.store.delete(model_id)
         assert gone is not None
         assert gone.model_id == model_id
-        self.versions.pop(model_id)
+        removed = self.versions.pop(model_id)
+        self.retired.add((removed.name, removed.version))
         # ``highest`` stays: a deleted version's number is never handed out again.
         self.aliases = {k: v for k, v in self.aliases.items() if v != model_id}
         self.deleted.append(model_id)

@@ -34,9 +34,20 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from modelshelf import converter, hookimpl
-from modelshelf.errors import DuplicateVersionError, InvalidMetadataError, StoreError
+from modelshelf.errors import (
+    DuplicateVersionError,
+    InvalidMetadataError,
+    RetiredVersionError,
+    StoreError,
+)
 from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata, Stage, metadata_from_draft
-from modelshelf.protocols import AuditEvent, MetadataStore, Provider, VersioningScheme
+from modelshelf.protocols import (
+    STAGE_ACTION,
+    AuditEvent,
+    MetadataStore,
+    Provider,
+    VersioningScheme,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -52,7 +63,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore", "connect", "modelshelf_metadata_st
 #: The environment variable read when no ``store_url`` is given.
 DATABASE_URL_ENV = "MODELSHELF_DATABASE_URL"
 #: Version of the database schema this code writes; see ``_MIGRATIONS``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: How long opening a store waits for the server before giving up.
 CONNECT_TIMEOUT_SECONDS = 10.0
 #: Connections kept per store; a registry is used by a handful of threads at most.
@@ -148,6 +159,42 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         INSERT INTO version_high_water (model_name, version, version_key)
         SELECT DISTINCT ON (model_name) model_name, version, version_key
         FROM models WHERE NOT checkpoint ORDER BY model_name, version_key DESC
+        """,
+    ),
+    (
+        # Audit events name the version they concern by id: a version string
+        # can name another model after a delete, an id never does. An older
+        # event concerns the version that had its number when it was recorded
+        # (one created later reused a deleted version's number).
+        "ALTER TABLE audit ADD COLUMN model_id BIGINT",
+        """
+        UPDATE audit SET model_id = (
+            SELECT m.id FROM models m WHERE m.model_name = audit.model_name
+            AND m.version = audit.version AND NOT m.checkpoint AND m.created_at <= audit.at
+            ORDER BY m.id DESC LIMIT 1
+        )
+        """,
+        # Schema 2 recorded a rollback as a stage change whose reason the
+        # registry wrote as "rollback from <version>[: <reason>]".
+        """
+        UPDATE audit SET action = 'rollback' WHERE action = 'stage'
+        AND to_value = 'Production' AND reason LIKE 'rollback from %'
+        """,
+        # Release versions that were deleted: never recorded again. Seeded
+        # with the versions older events and high-water marks name that no
+        # row holds any more.
+        """
+        CREATE TABLE retired_versions (
+            model_name TEXT COLLATE "C" NOT NULL,
+            version TEXT COLLATE "C" NOT NULL,
+            PRIMARY KEY (model_name, version)
+        )
+        """,
+        """
+        INSERT INTO retired_versions (model_name, version)
+        SELECT model_name, version FROM audit WHERE version != ''
+        UNION SELECT model_name, version FROM version_high_water
+        EXCEPT SELECT model_name, version FROM models
         """,
     ),
 )
@@ -465,6 +512,14 @@ class PostgresStore:
         ).fetchone()
         return row is not None
 
+    @staticmethod
+    def _version_retired(conn: psycopg.Connection[Any], name: str, version: str) -> bool:
+        row = conn.execute(
+            "SELECT 1 FROM retired_versions WHERE model_name = %s AND version = %s",
+            (name, version),
+        ).fetchone()
+        return row is not None
+
     # -- contract ---------------------------------------------------------------------
 
     def add(self, draft: ModelDraft, scheme: VersioningScheme) -> ModelMetadata:
@@ -475,6 +530,8 @@ class PostgresStore:
                 version = draft.requested_version
                 if self._version_taken(conn, name, version):
                     raise DuplicateVersionError(name, version)
+                if self._version_retired(conn, name, version):
+                    raise RetiredVersionError(name, version)
             else:
                 version = self._next_version(conn, name, scheme)
             row = conn.execute(_INSERT_MODEL, self._model_row(draft, version, scheme)).fetchone()
@@ -525,6 +582,8 @@ class PostgresStore:
                     version = draft.requested_version
                     if (name, version) in explicit or self._version_taken(conn, name, version):
                         raise DuplicateVersionError(name, version)
+                    if self._version_retired(conn, name, version):
+                        raise RetiredVersionError(name, version)
                 else:
                     if name not in highest:
                         row = conn.execute(_HIGHEST_RELEASE, (name, name)).fetchone()
@@ -655,8 +714,15 @@ class PostgresStore:
             ).fetchall()
             if not rows:
                 return None
+            removed = self._row_to_metadata(rows[0])
             conn.execute("DELETE FROM models WHERE id = %s", (model_id,))
-        return self._row_to_metadata(rows[0])
+            if not removed.checkpoint:
+                conn.execute(
+                    "INSERT INTO retired_versions (model_name, version) VALUES (%s, %s) "
+                    "ON CONFLICT DO NOTHING",
+                    (removed.model_name, removed.version),
+                )
+        return removed
 
     @staticmethod
     def _audit(
@@ -668,10 +734,11 @@ class PostgresStore:
         new: str | None,
         actor: str,
         reason: str,
+        model_id: int | None,
     ) -> None:
         conn.execute(
             "INSERT INTO audit (at, model_name, version, action, from_value, to_value, "
-            "actor, reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            "actor, reason, model_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 datetime.now(timezone.utc),
                 model_name,
@@ -681,6 +748,7 @@ class PostgresStore:
                 new,
                 _check_text("actor", actor),
                 _check_text("reason", reason),
+                model_id,
             ),
         )
 
@@ -689,7 +757,14 @@ class PostgresStore:
         return None if not rows else str(rows[0][0])
 
     def set_stage(
-        self, model_id: int, stage: Stage, *, archive_others: bool, actor: str, reason: str
+        self,
+        model_id: int,
+        stage: Stage,
+        *,
+        archive_others: bool,
+        actor: str,
+        reason: str,
+        action: str = STAGE_ACTION,
     ) -> list[ModelMetadata]:
         name = self._name_of(model_id)
         if name is None:
@@ -715,11 +790,12 @@ class PostgresStore:
                         conn,
                         target.model_name,
                         other_version,
-                        "stage",
+                        STAGE_ACTION,
                         other_stage,
                         Stage.ARCHIVED.value,
                         actor,
                         f"replaced by {target.version} in Production",
+                        int(other_id),
                     )
                     changed_ids.append(int(other_id))
             conn.execute("UPDATE models SET stage = %s WHERE id = %s", (stage.value, model_id))
@@ -727,11 +803,12 @@ class PostgresStore:
                 conn,
                 target.model_name,
                 target.version,
-                "stage",
+                action,
                 target.stage.value,
                 stage.value,
                 actor,
                 reason,
+                model_id,
             )
             changed = {
                 m.model_id: m
@@ -760,6 +837,7 @@ class PostgresStore:
                 new_version,
                 actor,
                 reason,
+                previous if model_id is None else model_id,
             )
         return previous
 
@@ -817,7 +895,8 @@ class PostgresStore:
 
     def audit_log(self, model_name: str | None) -> list[AuditEvent]:
         sql = (
-            "SELECT at, model_name, version, action, from_value, to_value, actor, reason FROM audit"
+            "SELECT at, model_name, version, action, from_value, to_value, actor, reason, "
+            "model_id FROM audit"
         )
         params: list[Any] = []
         if model_name is not None:
@@ -834,8 +913,9 @@ class PostgresStore:
                 to_value=new,
                 actor=actor,
                 reason=reason,
+                model_id=None if model_id is None else int(model_id),
             )
-            for at, name, version, action, old, new, actor, reason in rows
+            for at, name, version, action, old, new, actor, reason, model_id in rows
         ]
 
     def get_model_info(self, model_name: str) -> ModelInfo | None:
@@ -864,7 +944,7 @@ class PostgresStore:
         with self._write() as conn, conn.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO audit (at, model_name, version, action, from_value, to_value, "
-                "actor, reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                "actor, reason, model_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [
                     (
                         e.at,
@@ -875,6 +955,7 @@ class PostgresStore:
                         e.to_value,
                         _check_text("actor", e.actor),
                         _check_text("reason", e.reason),
+                        e.model_id,
                     )
                     for e in events
                 ],
