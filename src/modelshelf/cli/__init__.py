@@ -937,7 +937,7 @@ def alias_delete(env: Env, model_name: str, alias_name: str, reason: str) -> Non
 
 @shelf_command(cli)
 @click.argument("model_name")
-@click.option("--reason", default="rollback", show_default=True, help="Recorded in the audit log.")
+@click.option("--reason", default="", help="Recorded in the audit log beside the rollback.")
 def rollback(env: Env, model_name: str, reason: str) -> None:
     """Put MODEL_NAME's previous Production version back in Production.
 
