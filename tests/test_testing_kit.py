@@ -119,9 +119,18 @@ EXPECTED_FAILURES = {
 
 class _NeverArchives(SqliteStore):
     def set_stage(
-        self, model_id: int, stage: Stage, *, archive_others: bool, actor: str, reason: str
+        self,
+        model_id: int,
+        stage: Stage,
+        *,
+        archive_others: bool,
+        actor: str,
+        reason: str,
+        action: str = "stage",
     ) -> list[ModelMetadata]:
-        return super().set_stage(model_id, stage, archive_others=False, actor=actor, reason=reason)
+        return super().set_stage(
+            model_id, stage, archive_others=False, actor=actor, reason=reason, action=action
+        )
 
 
 class _ForgetsAliasesOnUpdate(SqliteStore):

@@ -187,8 +187,8 @@ class StoreError(ModelShelfError):
 
 
 __all__ = [
-    "DeserializationError",
     "AmbiguousVersionError",
+    "DeserializationError",
     "DuplicateVersionError",
     "IntegrityError",
     "InvalidInputError",
