@@ -645,3 +645,30 @@ def test_the_plugin_guide_names_every_contract() -> None:
     for name in contracts.__all__:
         if name.endswith("Contract"):
             assert f"`{name}`" in text, name
+
+
+def test_the_docs_give_each_contract_its_test_count() -> None:
+    """The "(N tests)" after a contract's name in the docs is the number of its tests."""
+    from modelshelf.testing import contracts
+
+    counts = {}
+    for name in contracts.__all__:
+        if name.endswith("Contract"):
+            cls = getattr(contracts, name)
+            counts[name] = sum(
+                1 for attr in dir(cls) if attr.startswith("test_") and callable(getattr(cls, attr))
+            )
+    mention = re.compile(r"`(\w+Contract)`\)?\s+\((\d+) tests")
+    found: dict[str, set[str]] = defaultdict(set)
+    wrong = []
+    for page in ("testing.md", "plugins.md"):
+        for match in mention.finditer((DOCS / page).read_text(encoding="utf-8")):
+            name, number = match.group(1), int(match.group(2))
+            found[page].add(name)
+            if counts.get(name) != number:
+                wrong.append(
+                    f"docs/{page} says `{name}` ({number} tests); it has {counts.get(name)}"
+                )
+    assert not wrong, "update the test counts:\n" + "\n".join(wrong)
+    assert found["testing.md"] == set(counts), "docs/testing.md gives every contract its count"
+    assert "MetadataStoreContract" in found["plugins.md"]
