@@ -141,8 +141,8 @@ def error_classes(store_type: type) -> list[type[ModelShelfError]]:
         module = cls.__module__
         if module in own or module.split(".")[0] in ("modelshelf", "modelshelf_plugins"):
             resolved = _resolves(cls)
-            if resolved is not None and resolved is not cls and resolved.__name__ == cls.__name__:
-                continue  # a stale copy from a module imported again since
+            if module not in sys.modules or (resolved is not None and resolved is not cls):
+                continue  # a stale copy: its module was unloaded or imported again since
             classes.append(cls)
     return sorted(classes, key=lambda c: (c.__module__, c.__qualname__))
 
