@@ -672,3 +672,15 @@ def test_the_docs_give_each_contract_its_test_count() -> None:
     assert not wrong, "update the test counts:\n" + "\n".join(wrong)
     assert found["testing.md"] == set(counts), "docs/testing.md gives every contract its count"
     assert "MetadataStoreContract" in found["plugins.md"]
+
+
+def test_the_store_obligations_name_every_test_of_the_store_suite() -> None:
+    """docs/plugins.md's list of what a store must guarantee names each test that checks it."""
+    from modelshelf.testing.contracts import MetadataStoreContract
+
+    text = (DOCS / "plugins.md").read_text(encoding="utf-8")
+    section = text.split("#### What a store must guarantee", 1)[1].split("\n#### ", 1)[0]
+    named = set(re.findall(r"`(test_\w+)`", section))
+    tests = {name for name in dir(MetadataStoreContract) if name.startswith("test_")}
+    assert tests - named == set(), "say which obligation these tests check in docs/plugins.md"
+    assert named - tests == set(), "docs/plugins.md names tests the store suite does not have"
