@@ -35,6 +35,8 @@ DOCS = Path(__file__).parent.parent / "docs"
 BROKEN_STORES = """
 from __future__ import annotations
 
+import functools
+
 import pytest
 from attrs import evolve
 
@@ -84,6 +86,10 @@ def _suite_for(store_class):
             store = store_class(tmp_path / "registry.db")
             yield store
             store.close()
+
+        @pytest.fixture
+        def store_opener(self, tmp_path):
+            return functools.partial(store_class, tmp_path / "registry.db")
 
     return Suite
 
@@ -197,6 +203,213 @@ def test_a_failure_names_the_query_that_went_wrong(pytester: pytest.Pytester) ->
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*find() disagrees with the reference*", "*two-tags: Query(*"])
+
+
+# -- the store guarantees: races, exact text and time, errors across processes ----------
+
+GUARANTEE_BREAKERS = """
+from __future__ import annotations
+
+import functools
+
+import pytest
+from attrs import evolve
+
+from modelshelf.errors import DuplicateVersionError
+from modelshelf.metadata import Stage
+from modelshelf.query import Query
+from modelshelf.testing.contracts import MetadataStoreContract
+from modelshelf_plugins.sqlite_store import SqliteStore, where_clause
+
+
+class PromotesWithoutNameLock(SqliteStore):
+    \"\"\"Reads the name's Production versions before its write transaction, as a
+    transaction alone does at REPEATABLE READ / READ COMMITTED without a name lock.\"\"\"
+
+    def set_stage(self, model_id, stage, *, archive_others, actor, reason):
+        target = self.get(model_id)
+        if target is None:
+            return []
+        others = []
+        if archive_others and stage is Stage.PRODUCTION:
+            found = self.find(Query(model_name=target.model_name, stage=Stage.PRODUCTION))
+            others = [m for m in found if m.model_id != model_id]
+        with self._write() as conn:
+            for other in others:
+                conn.execute("UPDATE models SET stage = 'Archived' WHERE id = ?", (other.model_id,))
+                self._audit(conn, other.model_name, other.version, "stage", "Production",
+                            "Archived", actor, f"replaced by {target.version} in Production")
+            conn.execute("UPDATE models SET stage = ? WHERE id = ?", (stage.value, model_id))
+            self._audit(conn, target.model_name, target.version, "stage", target.stage.value,
+                        stage.value, actor, reason)
+        return [self.get(i) for i in [model_id, *(m.model_id for m in others)]]
+
+
+def _loosely(where):
+    # What a case-insensitive, space-padding collation (MySQL/MariaDB's default) does.
+    for column in ("models.model_name", "models.model_type", "t.value",
+                   "json_extract(models.data, '$.training_info.dataset')"):
+        where = where.replace(f"{column} = ?", f"rtrim(lower({column})) = rtrim(lower(?))")
+    return where
+
+
+class FoldsText(SqliteStore):
+    def find_sql(self, query):
+        sql, params = super().find_sql(query)
+        return _loosely(sql), params
+
+    def count(self, query):
+        where, params = where_clause(query)
+        return self._read(f"SELECT count(*) FROM models WHERE {_loosely(where)}", params)[0][0]
+
+
+class TruncatesCreatedAt(SqliteStore):
+    \"\"\"Keeps created_at to the second, like a DATETIME column without (6).\"\"\"
+
+    def add(self, draft, scheme):
+        second = draft.created_at.replace(microsecond=0)
+        return super().add(evolve(draft, created_at=second), scheme)
+
+
+class VersionTaken(DuplicateVersionError):
+    \"\"\"Pickles the way a plain Exception does: unpickling calls __init__ with the
+    message alone, which this __init__ refuses.\"\"\"
+
+    __reduce__ = BaseException.__reduce__
+
+
+class RacesAndRaisesUnpicklableErrors(SqliteStore):
+    \"\"\"Picks the next version before its write transaction; a duplicate raises
+    VersionTaken, which a worker process cannot send back to its parent.\"\"\"
+
+    def add(self, draft, scheme):
+        if draft.requested_version is None and not draft.checkpoint:
+            latest = self.find(Query(model_name=draft.model_name, order_by="version",
+                                     descending=True, limit=1))
+            version = scheme.next_after(latest[0].version) if latest else scheme.first()
+            draft = evolve(draft, requested_version=version)
+        try:
+            return super().add(draft, scheme)
+        except DuplicateVersionError:
+            raise VersionTaken(draft.model_name, draft.requested_version) from None
+
+
+class LocksExclusively(SqliteStore):
+    \"\"\"Holds the database lock for its whole life: a second process never opens it.\"\"\"
+
+    def __init__(self, path):
+        super().__init__(path)
+        self._conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+        with self._write():
+            pass
+
+
+def _suite_for(store_class, opener=True, timeout=60.0):
+    class Suite(MetadataStoreContract):
+        multiprocess_timeout = timeout
+
+        @pytest.fixture
+        def store(self, tmp_path):
+            store = store_class(tmp_path / "registry.db")
+            yield store
+            store.close()
+
+        if opener:
+            @pytest.fixture
+            def store_opener(self, tmp_path):
+                return functools.partial(store_class, tmp_path / "registry.db")
+
+    return Suite
+
+
+TestPromotesWithoutNameLock = _suite_for(PromotesWithoutNameLock)
+TestFoldsText = _suite_for(FoldsText)
+TestTruncatesCreatedAt = _suite_for(TruncatesCreatedAt)
+TestRacesAndRaisesUnpicklableErrors = _suite_for(RacesAndRaisesUnpicklableErrors)
+TestLocksExclusively = _suite_for(LocksExclusively, timeout=3.0)
+TestNoOpener = _suite_for(SqliteStore, opener=False)
+"""
+
+_PROCESSES = "test_processes_adding_to_one_name_get_distinct_versions"
+_PROMOTIONS = "test_concurrent_promotions_leave_one_production_version"
+
+#: Per broken store: the tests that must fail, with a text their report must
+#: hold, and tests that must still pass (the bug is not everywhere).
+GUARANTEE_FAILURES: dict[str, tuple[dict[str, str], set[str]]] = {
+    "TestPromotesWithoutNameLock": (
+        {_PROMOTIONS: "Production"},
+        {"test_promoting_archives_the_previous_production_version"},
+    ),
+    "TestFoldsText": (
+        {
+            "test_types_tags_and_datasets_compare_exactly": "must compare exactly",
+            "test_names_and_aliases_are_case_sensitive": "must compare exactly",
+        },
+        {"test_find_matches_the_reference", "test_populated_rows_are_as_written"},
+    ),
+    "TestTruncatesCreatedAt": (
+        {
+            "test_created_at_round_trips_to_the_microsecond": "keep microseconds",
+            "test_time_filters_hold_at_sub_second_boundaries": "to the microsecond",
+        },
+        {"test_find_matches_the_reference", "test_populated_rows_are_as_written"},
+    ),
+    "TestRacesAndRaisesUnpicklableErrors": (
+        {
+            _PROCESSES: "worker process",
+            "test_every_error_survives_pickling": "test_broken.VersionTaken",
+        },
+        {"test_duplicate_requested_version_is_rejected_and_nothing_is_written"},
+    ),
+    "TestLocksExclusively": (
+        {_PROMOTIONS: "did not all open the store"},
+        {"test_empty_store_answers_empty"},
+    ),
+    "TestNoOpener": (
+        {
+            _PROCESSES: "no store_opener",
+            _PROMOTIONS: "no store_opener",
+            "test_reopened_store_sees_every_write": "no store_opener",
+        },
+        {"test_empty_store_answers_empty"},
+    ),
+}
+
+
+def test_the_store_guarantees_catch_races_inexact_text_and_stale_errors(
+    pytester: pytest.Pytester,
+) -> None:
+    """Each store with one bug the functional tests miss fails the right tests, and
+    fails them with a message: a hanging worker or an error that cannot be
+    unpickled ends the run at its deadline instead of never."""
+    pytester.makepyfile(test_broken=GUARANTEE_BREAKERS)
+    node_ids = [
+        f"test_broken.py::{cls}::{test}"
+        for cls, (failing, passing) in GUARANTEE_FAILURES.items()
+        for test in [*failing, *passing]
+    ]
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-rA", "--durations=8", *node_ids, timeout=180
+    )
+    output = result.stdout.str()
+    outcomes = {
+        m.group(2): (m.group(1), m.group(3))
+        for m in re.finditer(
+            r"^(PASSED|FAILED|ERROR) test_broken\.py::(\w+::\w+)(?: - (.*))?$", output, re.MULTILINE
+        )
+    }
+    headers = list(re.finditer(r"^_+ (\S+) _+$", output, re.MULTILINE))
+    reports = {
+        header.group(1): output[header.end() : end.start() if end else len(output)]
+        for header, end in zip(headers, [*headers[1:], None], strict=True)
+    }
+    for cls, (failing, passing) in GUARANTEE_FAILURES.items():
+        for test, message in failing.items():
+            outcome, _ = outcomes.get(f"{cls}::{test}", ("missing", ""))
+            assert outcome == "FAILED", (cls, test, outcome, output[-3000:])
+            assert message in reports[f"{cls}.{test}"], (cls, test, message)
+        for test in passing:
+            assert outcomes.get(f"{cls}::{test}", ("missing",))[0] == "PASSED", (cls, test)
 
 
 # -- the guide's examples pass their suites -------------------------------------------
@@ -438,3 +651,42 @@ def test_the_plugin_guide_names_every_contract() -> None:
     for name in contracts.__all__:
         if name.endswith("Contract"):
             assert f"`{name}`" in text, name
+
+
+def test_the_docs_give_each_contract_its_test_count() -> None:
+    """The "(N tests)" after a contract's name in the docs is the number of its tests."""
+    from modelshelf.testing import contracts
+
+    counts = {}
+    for name in contracts.__all__:
+        if name.endswith("Contract"):
+            cls = getattr(contracts, name)
+            counts[name] = sum(
+                1 for attr in dir(cls) if attr.startswith("test_") and callable(getattr(cls, attr))
+            )
+    mention = re.compile(r"`(\w+Contract)`\)?\s+\((\d+) tests")
+    found: dict[str, set[str]] = defaultdict(set)
+    wrong = []
+    for page in ("testing.md", "plugins.md"):
+        for match in mention.finditer((DOCS / page).read_text(encoding="utf-8")):
+            name, number = match.group(1), int(match.group(2))
+            found[page].add(name)
+            if counts.get(name) != number:
+                wrong.append(
+                    f"docs/{page} says `{name}` ({number} tests); it has {counts.get(name)}"
+                )
+    assert not wrong, "update the test counts:\n" + "\n".join(wrong)
+    assert found["testing.md"] == set(counts), "docs/testing.md gives every contract its count"
+    assert "MetadataStoreContract" in found["plugins.md"]
+
+
+def test_the_store_obligations_name_every_test_of_the_store_suite() -> None:
+    """docs/plugins.md's list of what a store must guarantee names each test that checks it."""
+    from modelshelf.testing.contracts import MetadataStoreContract
+
+    text = (DOCS / "plugins.md").read_text(encoding="utf-8")
+    section = text.split("#### What a store must guarantee", 1)[1].split("\n#### ", 1)[0]
+    named = set(re.findall(r"`(test_\w+)`", section))
+    tests = {name for name in dir(MetadataStoreContract) if name.startswith("test_")}
+    assert tests - named == set(), "say which obligation these tests check in docs/plugins.md"
+    assert named - tests == set(), "docs/plugins.md names tests the store suite does not have"

@@ -7,14 +7,34 @@ written against the standard library's conventions keeps working.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
 
+def _rebuild_error(cls: type[ModelShelfError], args: tuple[object, ...]) -> ModelShelfError:
+    """Recreate an error without calling its ``__init__`` (see ``__reduce__``)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    return error
+
+
 class ModelShelfError(Exception):
-    """Root of every error modelshelf raises on purpose."""
+    """Root of every error modelshelf raises on purpose.
+
+    Errors cross process boundaries (a worker of a multiprocessing pool
+    raising ``DuplicateVersionError``), so every subclass must pickle. The
+    default ``Exception`` pickling calls ``cls(*args)``, which breaks for
+    any subclass whose ``__init__`` takes other arguments than its message
+    and leaves a pool waiting forever for a result it cannot rebuild.
+    ``__reduce__`` here rebuilds without calling ``__init__`` and restores
+    the attributes (``model_name``, ``version``, ...) from ``__dict__``, so
+    subclasses get this for free whatever their signature.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_error, (type(self), self.args), self.__dict__ or None)
 
 
 class InvalidInputError(ModelShelfError, ValueError):

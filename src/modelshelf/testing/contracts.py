@@ -29,7 +29,6 @@ import functools
 import hashlib
 import io
 import math
-import multiprocessing
 import os
 import threading
 import time
@@ -63,16 +62,17 @@ from modelshelf.protocols import Serializer as SerializerProtocol
 from modelshelf.protocols import StoredFile
 from modelshelf.protocols import VersioningScheme as VersioningSchemeProtocol
 from modelshelf.query import MetricBound, Query, Ranking, RankTerm, lower_is_better
+from modelshelf.testing.guarantees import StoreGuarantees, require_opener
 from modelshelf.testing.reference import (
     EPOCH,
     ReferenceScheme,
     add_versions,
-    add_versions_in_child,
     make_draft,
     reference_best,
     reference_find,
 )
 from modelshelf.testing.strategies import versions
+from modelshelf.testing.workers import add_versions_and_a_duplicate, run_workers
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -338,13 +338,16 @@ _RANKING_FILTERS: list[tuple[str, Query]] = [
 ]
 
 
-class MetadataStoreContract:
+class MetadataStoreContract(StoreGuarantees):
     """The behaviour every :class:`~modelshelf.protocols.MetadataStore` must show.
 
     Override ``store`` to yield a fresh, empty store (and close it after).
     Override ``store_opener`` to return a picklable zero-argument callable
     that opens the *same* store again (another connection, another process);
-    without it the reopen and multiprocess tests skip.
+    without it the reopen and multiprocess tests fail, unless the store
+    declares ``supports_multiprocess = False`` (then they skip).
+    The races, exactness and pickling tests come from
+    :class:`~modelshelf.testing.guarantees.StoreGuarantees`.
     """
 
     #: Several processes may write to one store at once, each save getting its own version.
@@ -354,6 +357,9 @@ class MetadataStoreContract:
     #: Processes and versions per process in the multiprocess test.
     multiprocess_workers: ClassVar[int] = 3
     multiprocess_versions: ClassVar[int] = 4
+    #: Seconds each multiprocess (and thread) step may take before it fails
+    #: with a message instead of hanging the run.
+    multiprocess_timeout: ClassVar[float] = 60.0
 
     @pytest.fixture
     def store(self) -> Iterator[MetadataStore]:
@@ -372,16 +378,28 @@ class MetadataStoreContract:
     @pytest.fixture
     def populated(self, store: MetadataStore, scheme: VersioningScheme) -> Populated:
         ids: dict[str, int] = {}
+        written = []
         for label, name, requested, fields in _DATASET:
-            metadata = store.add(make_draft(name, requested_version=requested, **fields), scheme)
+            draft = make_draft(name, requested_version=requested, **fields)
+            metadata = store.add(draft, scheme)
             ids[label] = metadata.model_id
+            written.append((label, draft, metadata))
         for label, stage in _STAGES.items():
             store.set_stage(ids[label], stage, archive_others=False, actor="suite", reason="")
         for (name, alias), label in _ALIASES.items():
             store.set_alias(name, alias, ids[label], actor="suite", reason="")
-        rows = [store.get(i) for i in ids.values()]
-        assert all(row is not None for row in rows)
-        return Populated(store=store, ids=ids, rows=[row for row in rows if row is not None])
+        # The reference rows are what was written, not what the store reads
+        # back: a store that loses something both ways must still disagree.
+        rows = []
+        for label, draft, recorded in written:
+            aliases = sorted(alias for (_, alias), target in _ALIASES.items() if target == label)
+            recorded_draft = metadata_from_draft(
+                draft, model_id=recorded.model_id, version=recorded.version
+            )
+            rows.append(
+                evolve(recorded_draft, stage=_STAGES.get(label, Stage.NONE), aliases=aliases)
+            )
+        return Populated(store=store, ids=ids, rows=rows)
 
     # -- empty store -------------------------------------------------------------
 
@@ -520,6 +538,8 @@ class MetadataStoreContract:
 
     def test_populated_rows_are_as_written(self, populated: Populated) -> None:
         store, ids, rows = populated
+        for row in rows:
+            assert store.get(row.model_id) == row, "a version reads back unlike it was written"
         by_id = {m.model_id: m for m in rows}
         for label, version in _EXPECTED_VERSIONS.items():
             assert by_id[ids[label]].version == version, label
@@ -791,11 +811,14 @@ class MetadataStoreContract:
             except BaseException as exc:  # pragma: no cover - reported below
                 errors.append(exc)
 
-        threads = [threading.Thread(target=work) for _ in range(4)]
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(4)]
         for thread in threads:
             thread.start()
+        deadline = time.monotonic() + self.multiprocess_timeout
         for thread in threads:
-            thread.join()
+            thread.join(max(0.0, deadline - time.monotonic()))
+        hung = sum(thread.is_alive() for thread in threads)
+        assert not hung, f"{hung} of 4 threads did not finish within {self.multiprocess_timeout} s"
         assert errors == []
         versions = [v for batch in results for v in batch]
         assert sorted(versions, key=int) == [str(n) for n in range(1, 21)]
@@ -807,9 +830,12 @@ class MetadataStoreContract:
         store_opener: Callable[[], MetadataStore] | None,
         scheme: VersioningScheme,
     ) -> None:
-        if store_opener is None:
-            pytest.skip("no store_opener fixture: the suite cannot reopen this store")
-        other = store_opener()
+        opener = require_opener(
+            store_opener,
+            multiprocess=self.supports_multiprocess,
+            test="test_reopened_store_sees_every_write",
+        )
+        other = opener()
         try:
             assert other.find(Query()) == populated.store.find(Query())
             assert other.audit_log(None) == populated.store.audit_log(None)
@@ -825,14 +851,23 @@ class MetadataStoreContract:
     ) -> None:
         if not self.supports_multiprocess:
             pytest.skip("store declares supports_multiprocess = False")
-        if store_opener is None:
-            pytest.skip("no store_opener fixture: the suite cannot open the store in a child")
+        opener = require_opener(
+            store_opener,
+            multiprocess=True,
+            test="test_processes_adding_to_one_name_get_distinct_versions",
+        )
         workers, each = self.multiprocess_workers, self.multiprocess_versions
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(workers) as pool:
-            batches = pool.starmap(
-                add_versions_in_child, [(store_opener, "shared", each)] * workers
-            )
+        outcomes = run_workers(
+            opener,
+            add_versions_and_a_duplicate,
+            [("shared", each)] * workers,
+            timeout=self.multiprocess_timeout,
+        )
+        batches = [batch for batch, _ in outcomes]
+        for batch, error in outcomes:
+            # The duplicate each worker asked for came back as the error, whole.
+            assert isinstance(error, DuplicateVersionError), (batch, error)
+            assert (error.model_name, error.version) == ("shared", batch[0])
         versions = [v for batch in batches for v in batch]
         assert sorted(versions, key=int) == [str(n) for n in range(1, workers * each + 1)]
         found = store.find(Query(model_name="shared", order_by="version"))
