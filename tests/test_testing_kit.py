@@ -226,7 +226,7 @@ class PromotesWithoutNameLock(SqliteStore):
     \"\"\"Reads the name's Production versions before its write transaction, as a
     transaction alone does at REPEATABLE READ / READ COMMITTED without a name lock.\"\"\"
 
-    def set_stage(self, model_id, stage, *, archive_others, actor, reason):
+    def set_stage(self, model_id, stage, *, archive_others, actor, reason, action="stage"):
         target = self.get(model_id)
         if target is None:
             return []
@@ -238,10 +238,11 @@ class PromotesWithoutNameLock(SqliteStore):
             for other in others:
                 conn.execute("UPDATE models SET stage = 'Archived' WHERE id = ?", (other.model_id,))
                 self._audit(conn, other.model_name, other.version, "stage", "Production",
-                            "Archived", actor, f"replaced by {target.version} in Production")
+                            "Archived", actor, f"replaced by {target.version} in Production",
+                            other.model_id)
             conn.execute("UPDATE models SET stage = ? WHERE id = ?", (stage.value, model_id))
-            self._audit(conn, target.model_name, target.version, "stage", target.stage.value,
-                        stage.value, actor, reason)
+            self._audit(conn, target.model_name, target.version, action, target.stage.value,
+                        stage.value, actor, reason, model_id)
         return [self.get(i) for i in [model_id, *(m.model_id for m in others)]]
 
 
