@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from modelshelf.errors import (
     AmbiguousVersionError,
+    CorruptMetadataError,
     DuplicateVersionError,
     IntegrityError,
     InvalidInputError,
@@ -38,6 +39,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AmbiguousVersionError",
     "ArtifactRef",
+    "CorruptMetadataError",
     "DuplicateVersionError",
     "IntegrityError",
     "InvalidInputError",

@@ -18,7 +18,6 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -45,9 +44,11 @@ from modelshelf.metadata import (
     TrainingInfo,
     check_alias,
     check_metric_name,
+    check_model_id,
     check_name,
     draft_from_metadata,
     metadata_from_draft,
+    to_training_info,
 )
 from modelshelf.plugins import (
     ARTIFACT_STORE,
@@ -63,6 +64,8 @@ from modelshelf.query import MetricBound, Query, Ranking
 from modelshelf.references import Reference, parse_reference
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping, Sequence
+
     from modelshelf.protocols import (
         ArtifactStore,
         AuditEvent,
@@ -421,14 +424,10 @@ class ModelRegistry:
             check_name("artifacts", name)
         if version is not None:
             version = self.versioning.validate(version)
-        if isinstance(training_info, Mapping):
-            try:
-                training_info = TrainingInfo(**training_info)
-            except TypeError as exc:
-                raise InvalidInputError(f"training_info: {exc}") from exc
+        training_info = to_training_info(training_info)
         if stage is None:
             stage = self.settings.default_stage
-        quality = training_info.data_quality_score if training_info else None
+        quality = training_info.data_quality_score
         if quality is not None and "data_quality" not in (metrics or {}):
             # The composite policy and metric filters see it like any metric.
             metrics = {**(metrics or {}), "data_quality": quality}
@@ -446,7 +445,7 @@ class ModelRegistry:
             description=description,
             tags=tags,
             stage=stage,
-            training_info=training_info or TrainingInfo(),
+            training_info=training_info,
             feature_names=feature_names,
             artifact=pending,
             parent_id=parent_id,
@@ -623,7 +622,7 @@ class ModelRegistry:
                 f"model reference must be an int id or a string, got {reference!r}"
             )
         if model_id is not None:
-            found = self.store.get(model_id)
+            found = self.store.get(check_model_id(model_id))
             if found is None:
                 raise ModelNotFoundError(f"no model version has id {model_id}")
             return found
@@ -981,6 +980,7 @@ class ModelRegistry:
 
     def delete_model(self, model_id: int) -> bool:
         """Delete a version: its record first, then its files. False if it did not exist."""
+        model_id = check_model_id(model_id)
         metadata = self.store.get(model_id)
         if metadata is None:
             return False
