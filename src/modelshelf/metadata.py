@@ -116,7 +116,7 @@ def check_model_id(value: object, field_name: str = "model_id") -> int:
     """
     if type(value) is int and 1 <= value <= INT64_MAX:
         return value  # the common case
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidMetadataError(
             field_name, f"must be a positive integer, got {type(value).__name__} {value!r}"
         )

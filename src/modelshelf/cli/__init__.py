@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from modelshelf.errors import (
+    CorruptMetadataError,
     DuplicateVersionError,
     IntegrityError,
     InvalidInputError,
@@ -71,7 +72,7 @@ def exit_code_for(exc: BaseException) -> int:
     """The exit code for an error raised by the registry."""
     from modelshelf.bundle import ImportConflictError
 
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, (IntegrityError, CorruptMetadataError)):
         return EXIT_INTEGRITY
     if isinstance(exc, VetoError):
         return EXIT_VETO
