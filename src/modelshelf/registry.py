@@ -43,6 +43,7 @@ from modelshelf.metadata import (
     Stage,
     TrainingInfo,
     check_alias,
+    check_int,
     check_metric_name,
     check_model_id,
     check_name,
@@ -88,6 +89,8 @@ _CHUNK = 1024 * 1024
 _PENDING_SHA = "0" * 64
 #: Audit reasons of rollback transitions start with this, so history can be replayed.
 ROLLBACK_REASON = "rollback"
+#: The longest retention age: what a ``timedelta`` can hold, in whole days.
+_MAX_AGE_DAYS = 999_999_999
 
 
 class _CheckpointVersions:
@@ -1086,6 +1089,7 @@ class ModelRegistry:
         """
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise InvalidInputError(f"step must be an integer >= 0, got {step!r}")
+        check_int("step", step, minimum=0)  # its version's sort key holds 20 digits
         if keep_last is not None and (isinstance(keep_last, bool) or keep_last < 1):
             raise InvalidInputError(f"keep_last must be an integer >= 1, got {keep_last!r}")
         draft = self._draft(
@@ -1179,8 +1183,12 @@ class ModelRegistry:
         )
         if keep_last is not None and (isinstance(keep_last, bool) or keep_last < 1):
             raise InvalidInputError(f"keep_last must be an integer >= 1, got {keep_last!r}")
-        if max_age is not None and max_age <= 0:
-            raise InvalidInputError(f"archived_max_age_days must be > 0, got {max_age!r}")
+        if max_age is not None and not (
+            isinstance(max_age, (int, float)) and 0 < max_age <= _MAX_AGE_DAYS
+        ):  # also refuses NaN and ages no timedelta can hold
+            raise InvalidInputError(
+                f"archived_max_age_days must be > 0 and at most {_MAX_AGE_DAYS}, got {max_age!r}"
+            )
         names = [check_name("model_name", model_name)] if model_name else self.store.model_names()
         doomed: dict[int, ModelMetadata] = {}
         for name in names:
