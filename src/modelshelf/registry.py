@@ -27,6 +27,7 @@ from attrs import evolve, frozen
 from modelshelf.config import Settings, load_settings
 from modelshelf.errors import (
     AmbiguousVersionError,
+    CorruptMetadataError,
     DuplicateVersionError,
     IntegrityError,
     InvalidInputError,
@@ -662,7 +663,7 @@ class ModelRegistry:
                 reference, model_id=model_id, model_name=model_name, version=version
             )
             return self._load_artifact(metadata.artifact)
-        except (ModelNotFoundError, IntegrityError) as exc:
+        except (ModelNotFoundError, IntegrityError, CorruptMetadataError) as exc:
             if strict:
                 raise
             logger.warning("load_model returned None: %s", exc)
