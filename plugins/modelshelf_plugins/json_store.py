@@ -83,7 +83,7 @@ class _Index:
             raise self.damaged[model_id][0]
         return self.records.get(model_id)
 
-    def _keep_damaged(self, entry: dict[str, Any], exc: ModelShelfError) -> None:
+    def _keep_damaged(self, entry: dict[str, Any], exc: ModelShelfError, where: str) -> None:
         """Set aside an ``add`` whose data does not structure.
 
         Its id, name and version still count (no id or version is handed out
@@ -94,8 +94,8 @@ class _Index:
         data = data if isinstance(data, dict) else {}
         model_id, name, version = data.get("model_id"), data.get("model_name"), data.get("version")
         if type(model_id) is not int or model_id < 1:
-            raise CorruptMetadataError(str(exc), location="the JSON index") from exc
-        error = CorruptMetadataError(str(exc), model_id=model_id, location="the JSON index")
+            raise CorruptMetadataError(str(exc), location=where) from exc
+        error = CorruptMetadataError(str(exc), model_id=model_id, location=where)
         error.__cause__ = exc
         self.records.pop(model_id, None)
         self.damaged[model_id] = (error, {"version_key": entry.get("version_key"), "data": data})
@@ -114,19 +114,20 @@ class _Index:
     # Each journal operation has exactly one ``_apply_*`` here, used both when
     # writing and when replaying, so the two can never disagree.
 
-    def apply(self, entry: dict[str, Any]) -> None:
+    def apply(self, entry: dict[str, Any], where: str = "index.journal") -> None:
+        """Apply one change; ``where`` names its place for error messages."""
         op = entry["op"]
         if op == "batch":
             # One change made of several entries travels as one journal line,
             # so a torn write loses all of it or none (see ``_append``).
             for part in entry["entries"]:
-                self.apply(part)
+                self.apply(part, where)
             return
         if op == "add":
             try:
                 metadata = converter.structure(entry["data"], ModelMetadata)
             except InvalidInputError as exc:  # MetadataValidationError, bad fields
-                self._keep_damaged(entry, exc)
+                self._keep_damaged(entry, exc, where)
                 return
             self.records[metadata.model_id] = metadata
             self.version_keys[metadata.model_id] = entry["version_key"]
@@ -219,7 +220,7 @@ class _Index:
         index = cls()
         index.generation = data["generation"]
         for version in data["versions"]:
-            index.apply({"op": "add", **version})
+            index.apply({"op": "add", **version}, "index.json")
         index.next_id = max(index.next_id, data["next_id"])
         for alias in data["aliases"]:
             index.aliases[(alias["name"], alias["alias"])] = alias["id"]
@@ -320,7 +321,8 @@ class JsonStore:
         complete = tail[: tail.rfind(b"\n") + 1]  # a torn last line is ignored
         at = self._journal_offset
         for line in complete.splitlines():
-            entry = _parse(line, f"{self.journal_path.name} at byte {at}")
+            where = f"{self.journal_path.name} at byte {at}"
+            entry = _parse(line, where)
             at += len(line) + 1
             if "generation" in entry and "op" not in entry:
                 if entry["generation"] != self._index.generation:
@@ -331,7 +333,7 @@ class JsonStore:
                     return
                 self._stale_journal = False
             elif not self._stale_journal:
-                self._index.apply(entry)
+                self._index.apply(entry, where)
                 self._journal_lines += 1
         self._journal_offset += len(complete)
 
