@@ -88,9 +88,28 @@ def _structure_float(value: Any, _: type) -> float:
 
 
 def _structure_str(value: Any, _: type) -> str:
+    if type(value) is str and value.isascii():
+        return value
     if type(value) is not str:
         raise MetadataValidationError(f"expected a string, got {value!r}")
     return check_unicode("text", value)
+
+
+def _structure_container(kind: type) -> Any:
+    """A hook that only checks the container's own type.
+
+    The attrs converters of the fields these types annotate (metrics, tags,
+    class counts, feature names, aliases) check every key and value strictly
+    already, so structuring each element here as well would only double the
+    cost of every read.
+    """
+
+    def structure(value: Any, _: type) -> Any:
+        if type(value) is not kind:
+            raise MetadataValidationError(f"expected a {kind.__name__}, got {value!r}")
+        return value
+
+    return structure
 
 
 def make_converter() -> JsonConverter:
@@ -102,6 +121,13 @@ def make_converter() -> JsonConverter:
     converter.register_structure_hook(int, _structure_int)
     converter.register_structure_hook(float, _structure_float)
     converter.register_structure_hook(str, _structure_str)
+    mappings = (dict[str, float], dict[str, str], dict[str, int])
+    converter.register_structure_hook_func(
+        lambda annotation: annotation in mappings, _structure_container(dict)
+    )
+    converter.register_structure_hook_func(
+        lambda annotation: annotation == tuple[str, ...], _structure_container(list)
+    )
     converter.register_unstructure_hook(Stage, lambda stage: stage.value)
     converter.register_structure_hook(Stage, lambda value, _: Stage.parse(value))
 

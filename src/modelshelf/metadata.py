@@ -95,6 +95,8 @@ def check_unicode(field_name: str, value: str) -> str:
 
 def check_int(field_name: str, value: object, *, minimum: int = INT64_MIN) -> int:
     """An integer (never a bool) in ``minimum`` .. :data:`INT64_MAX`."""
+    if type(value) is int and minimum <= value <= INT64_MAX:
+        return value  # the common case, without the numbers.Integral ABC check
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidMetadataError(
             field_name, f"must be an integer, got {type(value).__name__} {value!r}"
@@ -192,17 +194,19 @@ def _to_metrics(value: object) -> dict[str, float]:
     return {check_metric_name(k): check_metric_value(k, v) for k, v in value.items()}
 
 
-def _to_json(path: str, value: object, depth: int = 0, seen: frozenset[int] = frozenset()) -> Any:
+def _to_json(path: str, value: object, depth: int = 0, on_path: set[int] | None = None) -> Any:
     """Copy ``value`` into plain JSON types, or say where it cannot be held.
 
-    ``seen`` holds the containers on the way down, so a value that contains
-    itself is named as such instead of recursing until Python gives up.
+    ``on_path`` holds the containers on the way down, so a value that
+    contains itself is named as such instead of recursing until Python
+    gives up.
     """
     kind = type(value)
     if kind is bool or value is None:
         return value
     if kind is str:
-        return check_unicode(path, value)  # type: ignore[arg-type]
+        text: str = value  # type: ignore[assignment]
+        return text if text.isascii() else check_unicode(path, text)
     if kind is int:
         return value if INT64_MIN <= value <= INT64_MAX else check_int(path, value)  # type: ignore[operator]
     if kind is float and math.isfinite(value):  # type: ignore[arg-type]
@@ -214,23 +218,30 @@ def _to_json(path: str, value: object, depth: int = 0, seen: frozenset[int] = fr
     # Containers before numbers: a dict is then never put through the
     # numbers ABCs, whose isinstance checks are slow.
     if kind is dict or isinstance(value, (Mapping, list, tuple)):
-        if id(value) in seen:
+        on_path = set() if on_path is None else on_path
+        if id(value) in on_path:
             raise InvalidMetadataError(path, "contains itself; JSON values cannot be circular")
         if depth >= MAX_JSON_DEPTH:
             raise InvalidMetadataError(
                 path, f"is nested more than {MAX_JSON_DEPTH} levels deep; flatten it"
             )
-        inner = seen | {id(value)}
+        on_path.add(id(value))
         if isinstance(value, (list, tuple)):
-            return [
-                _to_json(f"{path}[{i}]", item, depth + 1, inner) for i, item in enumerate(value)
+            items = [
+                _to_json(f"{path}[{i}]", item, depth + 1, on_path) for i, item in enumerate(value)
             ]
+            on_path.discard(id(value))
+            return items
         out: dict[str, JSONValue] = {}
         for key, item in value.items():  # type: ignore[attr-defined]
-            if not isinstance(key, str):
-                raise InvalidMetadataError(path, f"key {key!r} must be a string for JSON")
-            check_unicode(f"{path} key", key)
-            out[key] = _to_json(f"{path}.{key}", item, depth + 1, inner)
+            if type(key) is not str:
+                if not isinstance(key, str):
+                    raise InvalidMetadataError(path, f"key {key!r} must be a string for JSON")
+                key = str(key)
+            if not key.isascii():
+                check_unicode(f"{path} key", key)
+            out[key] = _to_json(f"{path}.{key}", item, depth + 1, on_path)
+        on_path.discard(id(value))
         return out
     if isinstance(value, numbers.Integral):
         return check_int(path, value)
@@ -274,7 +285,7 @@ def _to_tags(value: object) -> dict[str, str]:
             )
         if not isinstance(item, str):
             raise InvalidMetadataError("tags", f"{key}: value must be a string, got {item!r}")
-        tags[key] = check_unicode(f"tags: {key}", item)
+        tags[key] = item if item.isascii() else check_unicode(f"tags: {key}", item)
     return tags
 
 
@@ -287,7 +298,7 @@ def check_text(field_name: str, limit: int, value: object) -> str:
         raise InvalidMetadataError(field_name, f"is longer than {limit} characters")
     if "\x00" in value:
         raise InvalidMetadataError(field_name, "must not contain NUL")
-    return check_unicode(field_name, value)
+    return value if value.isascii() else check_unicode(field_name, value)
 
 
 def _to_model_type(value: object) -> str:
@@ -341,9 +352,10 @@ def _to_feature_names(value: object) -> tuple[str, ...]:
     except TypeError as exc:
         raise InvalidMetadataError("feature_names", "must be a sequence of strings") from exc
     for name in names:
-        if not isinstance(name, str):
+        if type(name) is not str and not isinstance(name, str):
             raise InvalidMetadataError("feature_names", f"{name!r} is not a string")
-        check_unicode("feature_names", name)
+        if not name.isascii():
+            check_unicode("feature_names", name)
     return names
 
 
@@ -391,8 +403,8 @@ def _now() -> datetime:
 
 
 def _to_n_samples(value: object) -> int | None:
-    if value is None:
-        return None
+    if value is None or (type(value) is int and 0 <= value <= INT64_MAX):
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
         raise InvalidMetadataError("training_info.n_samples", f"must be an int >= 0, got {value!r}")
     return check_int("training_info.n_samples", value, minimum=0)
