@@ -326,3 +326,30 @@ def test_store_level_integers_outside_sqlite_range_are_typed(tmp_path: Path) -> 
 
 def test_errors_are_modelshelf_errors() -> None:
     assert issubclass(CorruptMetadataError, ModelShelfError)
+
+
+@pytest.mark.parametrize("flag", ["no", "false", 1, None])
+def test_bundle_with_a_non_boolean_is_ensemble_is_refused(
+    flag: Any, store: str, tmp_path: Path, logistic: LogisticRegression
+) -> None:
+    """``bool("no")`` is True: importing it would earn the composite ensemble bonus."""
+    import hashlib
+
+    from modelshelf import MetadataValidationError
+    from modelshelf.bundle import CHECKSUMS, METADATA, export_version, import_bundle
+
+    with ModelRegistry(tmp_path / "source", store="sqlite") as source:
+        source.save_model(logistic, "iris", metrics={"accuracy": 0.9})
+        bundle = export_version(source, "iris", tmp_path / "bundle")
+    metadata = json.loads((bundle / METADATA).read_text())
+    metadata["training_info"]["is_ensemble"] = flag
+    (bundle / METADATA).write_text(json.dumps(metadata))
+    digest = hashlib.sha256((bundle / METADATA).read_bytes()).hexdigest()
+    lines = (bundle / CHECKSUMS).read_text().splitlines()
+    fixed = [f"{digest}  {METADATA}" if line.endswith(f"  {METADATA}") else line for line in lines]
+    (bundle / CHECKSUMS).write_text("\n".join(fixed) + "\n")
+    with ModelRegistry(tmp_path / "destination", store=store) as destination:
+        with pytest.raises(MetadataValidationError, match="is_ensemble"):
+            import_bundle(destination, bundle)
+        assert destination.count_models() == 0
+        assert list(destination.storage.iter_keys()) == []
