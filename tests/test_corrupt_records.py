@@ -153,6 +153,7 @@ def _postgres_execute(sql: str, params: tuple[Any, ...]) -> Any:
     from modelshelf_postgresql import resolve_url
 
     conninfo, schema = resolve_url(os.environ["MODELSHELF_DATABASE_URL"])
+    assert schema is not None
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(
             psycopg.sql.SQL("SET search_path TO {}").format(psycopg.sql.Identifier(schema))
@@ -276,12 +277,20 @@ def test_damaged_column_is_reported_by_id(
     _check_cli(path, store, victim)
 
 
+def _fold(registry: ModelRegistry) -> None:
+    """Fold the JSON store's journal into its snapshot now."""
+    from modelshelf_plugins.json_store import JsonStore
+
+    assert isinstance(registry.store, JsonStore)
+    registry.store._compact()
+
+
 def test_damaged_json_snapshot_names_the_file(tmp_path: Path, logistic: LogisticRegression) -> None:
     """The JSON store's snapshot, once folded, damaged as a whole file."""
     path = tmp_path / "registry"
     _populate(path, "json", logistic)
     with ModelRegistry(path, store="json") as registry:
-        registry.store._compact()  # type: ignore[attr-defined]
+        _fold(registry)
     snapshot = path / "index.json"
     snapshot.write_bytes(snapshot.read_bytes()[:-10])
     with pytest.raises(CorruptMetadataError, match=r"index\.json"):
@@ -296,7 +305,7 @@ def test_damaged_record_in_json_snapshot_is_kept_verbatim(
     victim, healthy = _populate(path, "json", logistic)
     _damage_data(path, "json", victim, _set("training_info.is_ensemble", "no"))
     with ModelRegistry(path, store="json") as registry:
-        registry.store._compact()  # type: ignore[attr-defined]
+        _fold(registry)
         again = registry.save_model(logistic, VICTIM)
         # The damaged version still holds its number: the next one is 1.0.1.
         assert registry.get_metadata(again).version == "1.0.1"
@@ -313,11 +322,12 @@ def test_store_level_integers_outside_sqlite_range_are_typed(tmp_path: Path) -> 
 
     store = SqliteStore(tmp_path / "registry.db")
     try:
-        for call in (
+        calls: list[Callable[[], object]] = [
             lambda: store.get(2**63),
             lambda: store.delete(2**64),
             lambda: store.update(-(2**63) - 1, description="x", tags=None),
-        ):
+        ]
+        for call in calls:
             with pytest.raises(InvalidInputError, match="64-bit integer range"):
                 call()
     finally:

@@ -45,3 +45,55 @@ def test_quickstart_example_runs(tmp_path: Path) -> None:
     assert "best by f1: cancer-clf:1.0." in out.stdout
     assert "in Production:" in out.stdout
     assert "accuracy on the test set 0.9" in out.stdout
+
+
+#: The core's layers, lowest first. A module may import its own layer's modules and lower
+#: layers' (type-checking imports included), never a higher layer's: so the graph has no
+#: loop, and a module's place says what it may know. docs/contributing.md draws the map.
+LAYERS: list[set[str]] = [
+    {"errors"},
+    {"metadata"},
+    {"converter", "config", "query", "references"},
+    {"protocols"},
+    {"hookspecs"},
+    {"plugins"},
+    {"registry"},
+    {"bundle", "report", "transfer", "testing"},
+    {"cli", "ui", "serve", "migrate"},
+]
+
+
+def _layer_of(module: str) -> int:
+    top = module.split(".")[1] if "." in module else ""
+    for rank, names in enumerate(LAYERS):
+        if top in names:
+            return rank
+    raise AssertionError(f"modelshelf.{top} is in no layer: add it to LAYERS")
+
+
+def _core_imports(path: Path) -> set[str]:
+    """Every ``modelshelf.*`` module ``path`` imports, at run time or for type checking."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "modelshelf":
+                found.update(f"modelshelf.{alias.name}" for alias in node.names)
+            elif node.module.startswith("modelshelf."):
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("modelshelf."))
+    return found
+
+
+def test_core_modules_import_only_their_layer_and_below() -> None:
+    core = ROOT / "src" / "modelshelf"
+    wrong = []
+    for path in sorted(core.rglob("*.py")):
+        if path == core / "__init__.py":
+            continue  # the public façade re-exports from every layer
+        module = ".".join(("modelshelf", *path.relative_to(core).with_suffix("").parts))
+        module = module.removesuffix(".__init__")
+        for imported in sorted(_core_imports(path)):
+            if _layer_of(imported) > _layer_of(module):
+                wrong.append(f"{module} imports {imported}")
+    assert wrong == []

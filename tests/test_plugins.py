@@ -212,3 +212,81 @@ def test_composite_scoring_options(make_registry: Any, logistic: Any) -> None:
     registry.save_model(logistic, model_name="a", metrics={"accuracy": 0.9, "rmse": 0.5})
     registry.save_model(logistic, model_name="b", metrics={"accuracy": 0.85, "rmse": 0.1})
     assert registry.get_best_model().model_name == "b"  # 0.75 beats 0.4
+
+
+class Timeline:
+    """Hook implementations of every flavour pluggy offers, recording their order."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    @hookimpl(wrapper=True)
+    def modelshelf_before_save(self, draft: Any) -> Any:
+        self.calls.append(f"wrapper enters {draft.model_name}")
+        try:
+            return (yield)
+        finally:
+            self.calls.append("wrapper leaves")
+
+    @hookimpl(hookwrapper=True)
+    def modelshelf_after_save(self, metadata: Any) -> Any:
+        self.calls.append("old-style wrapper enters")
+        yield
+        self.calls.append(f"old-style wrapper leaves {metadata.version}")
+
+
+class FirstInLine:
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+
+    @hookimpl(tryfirst=True)
+    def modelshelf_before_save(self, draft: Any) -> None:
+        self.calls.append("tryfirst")
+
+
+class LastInLine:
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+
+    @hookimpl(trylast=True)
+    def modelshelf_before_save(self, draft: Any) -> None:
+        self.calls.append("trylast")
+        if draft.model_name == "vetoed":
+            raise RuntimeError("not this one")
+
+
+def test_wrappers_and_call_order_follow_pluggy(make_registry: Any, logistic: Any) -> None:
+    timeline = Timeline()
+    # Registered last-in-line first: pluggy's order, not registration order, decides.
+    plugins = [LastInLine(timeline.calls), timeline, FirstInLine(timeline.calls)]
+    registry = make_registry(plugins=plugins)
+    registry.save_model(logistic, model_name="wrapped")
+    assert timeline.calls == [
+        "wrapper enters wrapped",
+        "tryfirst",
+        "trylast",
+        "wrapper leaves",
+        "old-style wrapper enters",
+        "old-style wrapper leaves 1.0.0",
+    ]
+    timeline.calls.clear()
+    # A plain implementation's error reaches the wrapper already naming its plugin.
+    with pytest.raises(PluginError, match="raised RuntimeError: not this one") as info:
+        registry.save_model(logistic, model_name="vetoed")
+    assert info.value.plugin == "LastInLine"
+    assert timeline.calls == ["wrapper enters vetoed", "tryfirst", "trylast", "wrapper leaves"]
+    assert registry.count_models(model_name="vetoed") == 0
+
+
+def test_tracing_prints_each_hook_call(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    make_registry: Any,
+    logistic: Any,
+) -> None:
+    monkeypatch.setenv("MODELSHELF_TRACE_PLUGINS", "1")
+    registry = make_registry()
+    registry.save_model(logistic, model_name="traced")
+    trace = capsys.readouterr().err
+    for hook in ("modelshelf_serializers", "modelshelf_before_save", "modelshelf_after_save"):
+        assert hook in trace, f"{hook} was not traced:\n{trace}"

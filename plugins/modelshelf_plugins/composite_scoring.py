@@ -17,8 +17,8 @@ from modelshelf.query import Ranking, RankTerm, lower_is_better
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-#: The seeds' weights; ``roc_auc`` is the name scikit-learn and our examples use
-#: for the area under the ROC curve.
+#: The composite policy's default weights; ``roc_auc`` is the name scikit-learn and our
+#: examples use for the area under the ROC curve.
 DEFAULT_WEIGHTS: Mapping[str, float] = {
     "accuracy": 0.4,
     "roc_auc": 0.3,

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from modelshelf.metadata import ModelMetadata
-    from modelshelf.registry import ModelRegistry
+    from modelshelf.protocols import RegistryView
 
 
 def check_gate(
@@ -70,7 +70,7 @@ class MetricGate:
 
 @hookimpl
 def modelshelf_before_stage_transition(
-    registry: ModelRegistry, metadata: ModelMetadata, to_stage: Stage
+    registry: RegistryView, metadata: ModelMetadata, to_stage: Stage
 ) -> None:
     """Apply the ``[gates]`` of the registry's configuration."""
     check_gate(registry.settings.gates, metadata, to_stage)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from modelshelf.errors import (
     AmbiguousVersionError,
     CorruptMetadataError,
+    DeserializationError,
     DuplicateVersionError,
     IntegrityError,
     InvalidInputError,
@@ -40,6 +41,7 @@ __all__ = [
     "AmbiguousVersionError",
     "ArtifactRef",
     "CorruptMetadataError",
+    "DeserializationError",
     "DuplicateVersionError",
     "IntegrityError",
     "InvalidInputError",

@@ -86,7 +86,8 @@ METADATA = "metadata.json"
 CARD = "README.md"
 
 OnConflict = Literal["refuse", "renumber"]
-#: Called as ``progress(done, total, label)`` while a registry moves.
+#: Called as ``progress(done, total, label)`` while a registry moves: versions
+#: written (or read), then, for an archive, files compressed.
 Progress = Callable[[int, int, str], None]
 
 _CHUNK = 1024 * 1024
@@ -284,14 +285,34 @@ def _read_manifest(root: Path, name: str, expected_format: str) -> dict[str, Any
 # -- archives --------------------------------------------------------------------------
 
 
-def _pack(source: Path, destination: Path) -> None:
-    """Write ``source`` (a directory) as ``destination`` (.tar.gz), atomically."""
+def _pack(source: Path, destination: Path, progress: Progress | None = None) -> None:
+    """Write ``source`` (a directory) as ``destination`` (.tar.gz), atomically.
+
+    Entries are added one by one, in a stable order, so ``progress`` can
+    follow the compression (the longest part of exporting a large registry)
+    as ``progress(files done, files in all, path)``.
+    """
+    top = destination.name.removesuffix(".tar.gz").removesuffix(".tgz")
+    entries: list[Path] = []
+    for folder, dirs, files in os.walk(source):
+        dirs.sort()
+        here = Path(folder)
+        entries.append(here)
+        entries += [here / name for name in sorted(files)]
+    total = sum(1 for entry in entries if entry.is_file())
+    done = 0
     temp = destination.with_name(f".{destination.name}.tmp-{os.getpid()}")
     try:
         with tarfile.open(temp, "w:gz") as archive:
-            archive.add(
-                source, arcname=destination.name.removesuffix(".tar.gz").removesuffix(".tgz")
-            )
+            for entry in entries:
+                relative = entry.relative_to(source)
+                archive.add(entry, arcname=str(Path(top, relative)), recursive=False)
+                if entry.is_file():
+                    if progress:
+                        progress(done, total, f"compressing {relative}")
+                    done += 1
+            if progress:
+                progress(total, total, "")
         os.replace(temp, destination)
     finally:
         temp.unlink(missing_ok=True)
@@ -507,8 +528,10 @@ def _prepare(destination: Path) -> tuple[Path, bool]:
     destination = Path(destination)
     if destination.exists():
         raise InvalidInputError(f"{destination} already exists; choose a new path")
-    if not destination.parent.is_dir():
-        raise InvalidInputError(f"{destination.parent} is not a directory")
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InvalidInputError(f"{destination.parent} is not a directory") from None
     return destination, _is_archive(destination)
 
 
@@ -589,7 +612,7 @@ def export_registry(
     with tempfile.TemporaryDirectory(dir=destination.parent, prefix=".modelshelf-") as temp:
         root = Path(temp) / destination.name.removesuffix(".tar.gz").removesuffix(".tgz")
         build(root)
-        _pack(root, destination)
+        _pack(root, destination, progress)
     return ExportedRegistry(path=destination, references=references)
 
 

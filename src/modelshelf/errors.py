@@ -170,6 +170,17 @@ class IntegrityError(ModelShelfError):
         self.actual = actual
 
 
+class DeserializationError(ModelShelfError):
+    """Verified bytes could not become a model again because code it needs (a
+    module, a class) cannot be imported here. The bytes are intact: this is
+    not tampering. Install the package that defines the model, then load again.
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
 class StoreError(ModelShelfError):
     """A metadata store or artifact storage failed underneath (driver or I/O error)."""
 
@@ -177,6 +188,7 @@ class StoreError(ModelShelfError):
 __all__ = [
     "AmbiguousVersionError",
     "CorruptMetadataError",
+    "DeserializationError",
     "DuplicateVersionError",
     "IntegrityError",
     "InvalidInputError",

@@ -23,11 +23,11 @@ if TYPE_CHECKING:
         ArtifactStore,
         MetadataStore,
         Provider,
+        RegistryView,
         ScoringPolicy,
         Serializer,
         VersioningScheme,
     )
-    from modelshelf.registry import ModelRegistry
 
 hookspec = HookspecMarker("modelshelf")
 
@@ -112,7 +112,7 @@ def modelshelf_scoring_policies() -> list[Provider[ScoringPolicy]]:
 
 
 @hookspec
-def modelshelf_before_save(registry: ModelRegistry, draft: ModelDraft) -> None:
+def modelshelf_before_save(registry: RegistryView, draft: ModelDraft) -> None:
     """Called before a version is written, after its input was validated.
 
     Called once per save, before the model is serialized. Raise
@@ -127,7 +127,7 @@ def modelshelf_before_save(registry: ModelRegistry, draft: ModelDraft) -> None:
 
 
 @hookspec
-def modelshelf_after_save(registry: ModelRegistry, metadata: ModelMetadata) -> None:
+def modelshelf_after_save(registry: RegistryView, metadata: ModelMetadata) -> None:
     """Called after a version was written and recorded.
 
     :param registry: the registry that saved it.
@@ -139,7 +139,7 @@ def modelshelf_after_save(registry: ModelRegistry, metadata: ModelMetadata) -> N
 
 @hookspec
 def modelshelf_before_stage_transition(
-    registry: ModelRegistry, metadata: ModelMetadata, from_stage: Stage, to_stage: Stage
+    registry: RegistryView, metadata: ModelMetadata, from_stage: Stage, to_stage: Stage
 ) -> None:
     """Called before a version moves to another stage.
 
@@ -158,7 +158,7 @@ def modelshelf_before_stage_transition(
 
 @hookspec
 def modelshelf_after_stage_transition(
-    registry: ModelRegistry, metadata: ModelMetadata, from_stage: Stage, to_stage: Stage
+    registry: RegistryView, metadata: ModelMetadata, from_stage: Stage, to_stage: Stage
 ) -> None:
     """Called after a version moved to another stage.
 
@@ -175,7 +175,7 @@ def modelshelf_after_stage_transition(
 
 
 @hookspec
-def modelshelf_before_delete(registry: ModelRegistry, metadata: ModelMetadata) -> None:
+def modelshelf_before_delete(registry: RegistryView, metadata: ModelMetadata) -> None:
     """Called before a version is deleted; raise VetoError to keep it.
 
     :param registry: the registry.
@@ -187,7 +187,7 @@ def modelshelf_before_delete(registry: ModelRegistry, metadata: ModelMetadata) -
 
 
 @hookspec
-def modelshelf_after_delete(registry: ModelRegistry, metadata: ModelMetadata) -> None:
+def modelshelf_after_delete(registry: RegistryView, metadata: ModelMetadata) -> None:
     """Called after a version's record and files were deleted.
 
     :param registry: the registry.

@@ -450,7 +450,9 @@ def _to_is_ensemble(value: object) -> bool:
 
 @frozen(kw_only=True)
 class TrainingInfo:
-    """How the model was trained: the seeds' dataset facts, kept queryable.
+    """How the model was trained (dataset, samples, class balance, data quality).
+
+    Kept queryable, so versions can be filtered by what they were trained on.
 
     ``data_quality_score`` also feeds the composite scoring policy when it is
     given as the ``data_quality`` metric; ``is_ensemble`` earns ensembles the

@@ -12,9 +12,11 @@ never as a bare traceback from inside pluggy.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from importlib.metadata import entry_points
+from contextvars import ContextVar
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
@@ -32,10 +34,10 @@ from modelshelf.protocols import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from modelshelf.metadata import ModelDraft, ModelMetadata, Stage
-    from modelshelf.registry import ModelRegistry
+    from modelshelf.protocols import RegistryView
 
 T = TypeVar("T")
 
@@ -83,6 +85,86 @@ class _Origin:
     origin: str
 
 
+#: While a provider hook runs, each implementation's result lands here with its
+#: plugin's name, so results can be attributed after pluggy merged them.
+_OFFERED: ContextVar[list[tuple[str, Any]] | None] = ContextVar("_OFFERED", default=None)
+
+
+class _Attributed:
+    """A plugin as pluggy sees it: each plain hook implementation wrapped so
+    that an error, or a provider it returns, names the plugin it came from.
+
+    Hooks are called through ``pm.hook``, so pluggy's ordering (tryfirst,
+    last registered first, trylast), wrappers and tracing all apply; pluggy
+    reads the wrapped functions' markers and signatures through
+    ``functools.wraps``. Wrappers are passed through untouched: they see the
+    attributed errors of the implementations they wrap.
+    """
+
+    def __init__(self, plugin: object, plugin_name: str) -> None:
+        self.plugin = plugin
+        for attr in dir(plugin):
+            if attr.startswith("__"):
+                continue
+            function = getattr(plugin, attr, None)
+            opts = getattr(function, "modelshelf_impl", None)
+            if not callable(function) or not isinstance(opts, dict):
+                continue
+            if not (opts.get("wrapper") or opts.get("hookwrapper")):
+                hook_name = opts.get("specname") or attr
+                function = _attributed(function, plugin_name, hook_name)
+            setattr(self, attr, function)
+
+    def __repr__(self) -> str:
+        return repr(self.plugin)
+
+
+def _attributed(function: Callable[..., Any], plugin_name: str, hook_name: str) -> Any:
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            value = function(*args, **kwargs)
+        except ModelShelfError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                plugin_name, f"hook {hook_name} raised {type(exc).__name__}: {exc}"
+            ) from exc
+        offered = _OFFERED.get()
+        if offered is not None and value is not None:
+            offered.append((plugin_name, value))
+        return value
+
+    return call
+
+
+@functools.lru_cache(maxsize=8)
+def _discover(
+    search_path: tuple[str, ...],
+) -> tuple[tuple[EntryPoint, str | None, str | None], ...]:
+    """The ``modelshelf`` entry points with their distribution's name and version.
+
+    Read once per process and search path: scanning every installed
+    distribution's metadata is the slow part of opening a registry, and a
+    process that has dropped its privileges (a service's worker) may no
+    longer be able to read the environment it was started from.
+    ``dist.name`` and ``dist.version`` each parse METADATA again, so read it
+    once per distribution.
+    """
+    described: dict[int, tuple[str | None, str | None]] = {}
+    found = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        dist: str | None = None
+        version: str | None = None
+        if ep.dist is not None:
+            if id(ep.dist) not in described:
+                meta = ep.dist.metadata
+                described[id(ep.dist)] = (meta["Name"], meta["Version"])
+            dist, version = described[id(ep.dist)]
+        found.append((ep, dist, version))
+    return tuple(found)
+
+
 def _env_list(name: str) -> set[str]:
     return {item.strip() for item in os.environ.get(name, "").split(",") if item.strip()}
 
@@ -111,25 +193,14 @@ class PluginHost:
     # -- loading ----------------------------------------------------------
 
     def _load_entrypoints(self, *, third_party: bool) -> None:
-        # ``dist.name`` and ``dist.version`` each parse METADATA again; read it
-        # once per distribution (entry points of one distribution share it).
-        described: dict[int, tuple[str | None, str | None]] = {}
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            dist: str | None = None
-            version: str | None = None
-            if ep.dist is not None:
-                if id(ep.dist) not in described:
-                    meta = ep.dist.metadata
-                    described[id(ep.dist)] = (meta["Name"], meta["Version"])
-                dist, version = described[id(ep.dist)]
+        for ep, dist, version in _discover(tuple(sys.path)):
             if not third_party and dist != BUNDLED_DISTRIBUTION:
                 continue
             if self.pm.is_blocked(ep.name) or self.pm.has_plugin(ep.name):
                 continue
             where = f"entry point {ep.name!r} ({ep.value}) of {dist or '?'} {version or ''}".strip()
             try:
-                plugin = ep.load()
-                self.pm.register(plugin, name=ep.name)
+                self.pm.register(_Attributed(ep.load(), ep.name), name=ep.name)
             except Exception as exc:
                 raise PluginLoadError(ep.name, f"could not load {where}: {exc}") from exc
             self._origins[ep.name] = _Origin(
@@ -144,7 +215,7 @@ class PluginHost:
             n += 1
             unique = f"{label}#{n}"
         try:
-            registered = self.pm.register(plugin, name=unique)
+            registered = self.pm.register(_Attributed(plugin, unique), name=unique)
         except ValueError as exc:
             raise PluginLoadError(label, f"could not register: {exc}") from exc
         except pluggy.PluginValidationError as exc:
@@ -160,28 +231,29 @@ class PluginHost:
 
     # -- calling ------------------------------------------------------------
 
-    def _call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call every implementation of a hook, attributing results and errors.
-
-        pluggy's own call would tell us neither which plugin returned a
-        value nor which one raised; this loop does, in pluggy's call order
-        (tryfirst, then last registered first, then trylast).
-        """
-        caller = getattr(self.pm.hook, hook_name)
-        results: list[tuple[str, Any]] = []
-        for impl in reversed(caller.get_hookimpls()):
-            args = {name: kwargs[name] for name in impl.argnames}
-            try:
-                value = impl.function(**args)
-            except ModelShelfError:
-                raise
-            except Exception as exc:
-                raise PluginError(
-                    impl.plugin_name, f"hook {hook_name} raised {type(exc).__name__}: {exc}"
-                ) from exc
-            if value is not None:
-                results.append((impl.plugin_name, value))
+    def _call(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Call a hook through pluggy; errors outside any plugin's own code
+        (a wrapper's, a bad call) are named too."""
+        try:
+            results: list[Any] = getattr(self.pm.hook, hook_name)(**kwargs)
+        except (ModelShelfError, pluggy.HookCallError):
+            raise
+        except Exception as exc:
+            raise PluginError(
+                "a hook wrapper", f"hook {hook_name} raised {type(exc).__name__}: {exc}"
+            ) from exc
         return results
+
+    def _call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call a hook through pluggy and pair each result with its plugin."""
+        offered: list[tuple[str, Any]] = []
+        token = _OFFERED.set(offered)
+        try:
+            results = self._call(hook_name, **kwargs)
+        finally:
+            _OFFERED.reset(token)
+        plugin_of = {id(value): name for name, value in offered}
+        return [(plugin_of.get(id(value), "a hook wrapper"), value) for value in results]
 
     def providers(self, kind: PluginKind) -> dict[str, tuple[Provider[Any], str]]:
         """Every provider of ``kind`` by name, with the plugin that offers it."""
@@ -229,21 +301,21 @@ class PluginHost:
 
     # -- typed lifecycle façade ---------------------------------------------
 
-    def before_save(self, *, registry: ModelRegistry, draft: ModelDraft) -> None:
-        self._call_each("modelshelf_before_save", registry=registry, draft=draft)
+    def before_save(self, *, registry: RegistryView, draft: ModelDraft) -> None:
+        self._call("modelshelf_before_save", registry=registry, draft=draft)
 
-    def after_save(self, *, registry: ModelRegistry, metadata: ModelMetadata) -> None:
-        self._call_each("modelshelf_after_save", registry=registry, metadata=metadata)
+    def after_save(self, *, registry: RegistryView, metadata: ModelMetadata) -> None:
+        self._call("modelshelf_after_save", registry=registry, metadata=metadata)
 
     def before_stage_transition(
         self,
         *,
-        registry: ModelRegistry,
+        registry: RegistryView,
         metadata: ModelMetadata,
         from_stage: Stage,
         to_stage: Stage,
     ) -> None:
-        self._call_each(
+        self._call(
             "modelshelf_before_stage_transition",
             registry=registry,
             metadata=metadata,
@@ -254,12 +326,12 @@ class PluginHost:
     def after_stage_transition(
         self,
         *,
-        registry: ModelRegistry,
+        registry: RegistryView,
         metadata: ModelMetadata,
         from_stage: Stage,
         to_stage: Stage,
     ) -> None:
-        self._call_each(
+        self._call(
             "modelshelf_after_stage_transition",
             registry=registry,
             metadata=metadata,
@@ -267,11 +339,11 @@ class PluginHost:
             to_stage=to_stage,
         )
 
-    def before_delete(self, *, registry: ModelRegistry, metadata: ModelMetadata) -> None:
-        self._call_each("modelshelf_before_delete", registry=registry, metadata=metadata)
+    def before_delete(self, *, registry: RegistryView, metadata: ModelMetadata) -> None:
+        self._call("modelshelf_before_delete", registry=registry, metadata=metadata)
 
-    def after_delete(self, *, registry: ModelRegistry, metadata: ModelMetadata) -> None:
-        self._call_each("modelshelf_after_delete", registry=registry, metadata=metadata)
+    def after_delete(self, *, registry: RegistryView, metadata: ModelMetadata) -> None:
+        self._call("modelshelf_after_delete", registry=registry, metadata=metadata)
 
     # -- listing --------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from attrs import field, frozen
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from modelshelf.config import Settings
     from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata, Stage
     from modelshelf.query import Query, Ranking
 
@@ -212,11 +213,51 @@ class MetadataStore(Protocol):
     def close(self) -> None: ...
 
 
+class RegistryView(Protocol):
+    """What a lifecycle hook may use of the registry it is called for.
+
+    Hooks get the registry so a gate can look around before it decides
+    (is there a Production version? what did it score?). Naming it through
+    this Protocol, not ``ModelRegistry``, keeps the hook specs and the
+    plugin host below the registry in the import graph, and tells plugin
+    authors which calls are theirs to make: reads only, since a hook that
+    writes through the registry it was called from would re-enter it.
+    """
+
+    @property
+    def settings(self) -> Settings:
+        """The registry's ``modelshelf.toml`` settings (gates, retention...)."""
+        ...
+
+    @property
+    def location(self) -> str:
+        """Where the artifacts live: a local path or an fsspec URL."""
+        ...
+
+    @property
+    def user(self) -> str:
+        """Who is acting: recorded in the audit log."""
+        ...
+
+    def get_metadata(self, reference: int | str) -> ModelMetadata: ...
+
+    def list_models(self, **filters: Any) -> list[ModelMetadata]: ...
+
+    def count_models(self, **filters: Any) -> int: ...
+
+    def get_production_model(self, model_name: str) -> ModelMetadata | None: ...
+
+    def get_best_model(self, metric: str | None = None, **filters: Any) -> ModelMetadata | None: ...
+
+    def audit_log(self, model_name: str | None = None) -> list[AuditEvent]: ...
+
+
 __all__ = [
     "ArtifactStore",
     "AuditEvent",
     "MetadataStore",
     "Provider",
+    "RegistryView",
     "ScoringPolicy",
     "Serializer",
     "StoredFile",

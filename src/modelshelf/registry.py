@@ -1,7 +1,7 @@
 """``ModelRegistry``: the one object users hold.
 
-It composes the chosen plugins and owns the order of operations that make
-the invariants true: validate everything and run every veto before writing;
+It composes the chosen plugins and owns the order of operations that keep
+a registry consistent: validate everything and run every veto before writing;
 write the artifact durably before recording its metadata; remove the record
 before the file; verify bytes before deserializing them. It holds no
 backend logic of its own.
@@ -28,6 +28,7 @@ from modelshelf.config import Settings, load_settings
 from modelshelf.errors import (
     AmbiguousVersionError,
     CorruptMetadataError,
+    DeserializationError,
     DuplicateVersionError,
     IntegrityError,
     InvalidInputError,
@@ -677,7 +678,10 @@ class ModelRegistry:
         return LoadedModel(model=model, artifacts=extra, metadata=metadata)
 
     def load_best_model(self, metric: str | None = None, **filters: Any) -> LoadedModel | None:
-        """The seeds' ``load_best_model``: best version's model, artifacts and metadata."""
+        """The best version's model, artifacts and metadata in one call (``None`` if none ranks).
+
+        What a service needs at start-up; unlike ``load_model`` it raises on a damaged file.
+        """
         best = self.get_best_model(metric, **filters)
         return None if best is None else self.load(best.model_id)
 
@@ -720,6 +724,18 @@ class ModelRegistry:
     def _deserialize(serializer: Serializer, ref: ArtifactRef, stream: IO[bytes]) -> Any:
         try:
             return serializer.load(stream)
+        except ImportError as exc:  # ModuleNotFoundError too
+            raise DeserializationError(
+                ref.key,
+                f"the model needs {exc.name or 'a module'!r}, which cannot be imported here "
+                f"({exc}); install the package that defines the model, then load again",
+            ) from exc
+        except AttributeError as exc:  # pickle: "Can't get attribute 'Model' on <module ...>"
+            raise DeserializationError(
+                ref.key,
+                f"the model's code is not importable as it was saved ({exc}); "
+                "install the version of the package that defines it, then load again",
+            ) from exc
         except Exception as exc:
             raise IntegrityError(
                 ref.key, f"verified bytes failed to deserialize with {serializer.name}: {exc}"

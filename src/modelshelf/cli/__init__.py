@@ -24,6 +24,7 @@ import click
 
 from modelshelf.errors import (
     CorruptMetadataError,
+    DeserializationError,
     DuplicateVersionError,
     IntegrityError,
     InvalidInputError,
@@ -53,6 +54,8 @@ EXIT_CODES: dict[int, str] = {
     4: "vetoed: a plugin's lifecycle hook refused the operation",
     5: "conflict: the version already exists",
     6: "store, storage or plugin failure (I/O, database, a plugin that will not load)",
+    7: "the model's code is missing: a module or class it needs cannot be imported here "
+    "(its bytes are intact)",
     130: "interrupted (Ctrl-C)",
 }
 EXIT_NOT_FOUND = 1
@@ -61,6 +64,7 @@ EXIT_INTEGRITY = 3
 EXIT_VETO = 4
 EXIT_CONFLICT = 5
 EXIT_BACKEND = 6
+EXIT_MISSING_CODE = 7
 EXIT_INTERRUPTED = 130
 
 DEFAULT_REGISTRY = "data/models/registry"
@@ -74,6 +78,8 @@ def exit_code_for(exc: BaseException) -> int:
 
     if isinstance(exc, (IntegrityError, CorruptMetadataError)):
         return EXIT_INTEGRITY
+    if isinstance(exc, DeserializationError):
+        return EXIT_MISSING_CODE
     if isinstance(exc, VetoError):
         return EXIT_VETO
     if isinstance(exc, (DuplicateVersionError, ImportConflictError)):
@@ -258,6 +264,50 @@ _COMMON = [
     ),
 ]
 _COMMON_NAMES = {"registry", "store", "store_url", "as_json", "debug"}
+_BEFORE_KEY = "modelshelf.before-command"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and param.name:
+        ctx.meta.setdefault(_BEFORE_KEY, {})[param.name] = value
+    return value
+
+
+#: The shared options once more, for the group itself: ``modelshelf --registry R ls``
+#: means ``modelshelf ls --registry R``. Given on both sides, the command's own wins.
+_COMMON_BEFORE = [
+    click.option(
+        "--registry",
+        metavar="PATH_OR_URL",
+        callback=_remember,
+        expose_value=False,
+        help="The registry, for any command (see each command's --registry).",
+    ),
+    click.option(
+        "--store", metavar="NAME", callback=_remember, expose_value=False, help="As --store."
+    ),
+    click.option(
+        "--store-url", metavar="URL", callback=_remember, expose_value=False, help="As --store-url."
+    ),
+    click.option(
+        "--json",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_flag(_JSON_KEY),
+        help="Print machine-readable JSON on stdout, for any command.",
+    ),
+    _COMMON[-1],  # --debug
+]
+
+
+def _given_before(ctx: click.Context, name: str, value: Any) -> Any:
+    """``value``, unless it is only a default or from the environment and the
+    option was given before the command name."""
+    before = ctx.meta.get(_BEFORE_KEY, {})
+    source = ctx.get_parameter_source(name)
+    if name in before and source is not click.core.ParameterSource.COMMANDLINE:
+        return before[name]
+    return value
 
 
 def shelf_command(
@@ -270,8 +320,14 @@ def shelf_command(
         def run(
             registry: str, store: str | None, store_url: str | None, as_json: bool, **kwargs: Any
         ) -> Any:
-            env = Env(registry, store, store_url, as_json)
-            click.get_current_context().call_on_close(env.close)
+            ctx = click.get_current_context()
+            env = Env(
+                _given_before(ctx, "registry", registry),
+                _given_before(ctx, "store", store),
+                _given_before(ctx, "store_url", store_url),
+                as_json or bool(ctx.meta.get(_JSON_KEY)),
+            )
+            ctx.call_on_close(env.close)
             return func(env, **kwargs)
 
         for option in reversed(_COMMON):
@@ -294,8 +350,15 @@ def _version() -> str:
         return "unknown"
 
 
+def _common_before(group: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_COMMON_BEFORE):
+        group = option(group)
+    return group
+
+
 @click.group(cls=ShelfGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="modelshelf", message="modelshelf %(version)s")
+@_common_before
 def cli() -> None:
     """modelshelf: save, find, promote, export and load model versions.
 
@@ -508,6 +571,8 @@ def init(env: Env, force: bool, **choices: str | None) -> None:
 
     Choices not given fall back to the defaults (sqlite, joblib, local,
     semver, f1). Every later command reads the file, so a team sets them once.
+
+    Example: modelshelf init --registry data/models/team --versioning integer
     """
     chosen = {k: v for k, v in choices.items() if v}
     if env.store:
@@ -623,6 +688,8 @@ def save(
 
     Loading a pickle runs code: only save files you trust. YAML files need
     PyYAML installed.
+
+    Example: modelshelf save model.joblib --name churn --metric f1=0.91 --tag team=growth
     """
     metrics: dict[str, Any] = _read_mapping(metrics_file, "--metrics") if metrics_file else {}
     metrics.update(_numbers("--metric", metric_flags))
@@ -684,7 +751,14 @@ def ls(
     limit: int | None,
     offset: int,
 ) -> None:
-    """List versions as a table, with the same filters as list_models()."""
+    """List versions as a table, with the same filters as list_models().
+
+    On a terminal the table fits its width: ids, names, versions and stages
+    are never cut, and the columns that do not fit (the rarer metrics, type,
+    creation time) are named under it. Piped output has every column.
+
+    Example: modelshelf ls --name churn --min f1=0.8 --order-by f1 --desc
+    """
     filters = _list_filters(
         name=name,
         model_type=model_type,
@@ -720,7 +794,10 @@ def ls(
 @shelf_command(cli)
 @click.argument("reference")
 def show(env: Env, reference: str) -> None:
-    """Show everything about one version: metrics, parameters, training, files."""
+    """Show everything about one version: metrics, parameters, training, files.
+
+    Example: modelshelf show churn@champion
+    """
     registry = env.open()
     metadata = registry.get_metadata(_reference(reference))
     score = registry.score(metadata)
@@ -755,7 +832,10 @@ def best(
     minimum: tuple[str, ...],
     maximum: tuple[str, ...],
 ) -> None:
-    """Show the best version by a metric or by the registry's scoring policy."""
+    """Show the best version by a metric or by the registry's scoring policy.
+
+    Example: modelshelf best --name churn --metric f1
+    """
     filters = _list_filters(
         name=name,
         model_type=model_type,
@@ -786,7 +866,10 @@ def best(
 @click.option("--stage", "-s", default="Production", show_default=True, help="Stage to move it to.")
 @click.option("--reason", default="", help="Recorded in the audit log.")
 def promote(env: Env, reference: str, stage: str, reason: str) -> None:
-    """Move a version to a stage (Production archives the previous one)."""
+    """Move a version to a stage (Production archives the previous one).
+
+    Example: modelshelf promote churn:1.0.2 --reason "better f1"
+    """
     metadata = env.open().promote(_reference(reference), stage, reason=reason)
     _out(env, _meta(metadata), lambda: _say(f"{metadata.reference} is now {metadata.stage.value}"))
 
@@ -802,7 +885,10 @@ def promote(env: Env, reference: str, stage: str, reason: str) -> None:
 def transition(
     env: Env, model_name: str, version: str, stage: str, keep_existing: bool, reason: str
 ) -> None:
-    """Move MODEL_NAME VERSION to STAGE (None, Staging, Production, Archived)."""
+    """Move MODEL_NAME VERSION to STAGE (None, Staging, Production, Archived).
+
+    Example: modelshelf transition churn 1.0.0 Archived
+    """
     metadata = env.open().transition_stage(
         model_name, version, stage, archive_existing=not keep_existing, reason=reason
     )
@@ -819,7 +905,10 @@ def alias() -> None:
 @click.argument("alias_name", metavar="ALIAS")
 @click.option("--reason", default="", help="Recorded in the audit log.")
 def alias_set(env: Env, reference: str, alias_name: str, reason: str) -> None:
-    """Point ALIAS at the version REFERENCE names (moving it if it is set)."""
+    """Point ALIAS at the version REFERENCE names (moving it if it is set).
+
+    Example: modelshelf alias set churn:1.0.2 champion
+    """
     metadata = env.open().set_alias(_reference(reference), alias_name, reason=reason)
     _out(
         env,
@@ -833,7 +922,10 @@ def alias_set(env: Env, reference: str, alias_name: str, reason: str) -> None:
 @click.argument("alias_name", metavar="ALIAS")
 @click.option("--reason", default="", help="Recorded in the audit log.")
 def alias_delete(env: Env, model_name: str, alias_name: str, reason: str) -> None:
-    """Remove ALIAS from MODEL_NAME."""
+    """Remove ALIAS from MODEL_NAME.
+
+    Example: modelshelf alias delete churn champion
+    """
     removed = env.open().delete_alias(model_name, alias_name, reason=reason)
     if not removed:
         raise Failure(f"{model_name}@{alias_name} is not set", EXIT_NOT_FOUND, "AliasNotFound")
@@ -848,7 +940,10 @@ def alias_delete(env: Env, model_name: str, alias_name: str, reason: str) -> Non
 @click.argument("model_name")
 @click.option("--reason", default="rollback", show_default=True, help="Recorded in the audit log.")
 def rollback(env: Env, model_name: str, reason: str) -> None:
-    """Put MODEL_NAME's previous Production version back in Production."""
+    """Put MODEL_NAME's previous Production version back in Production.
+
+    Example: modelshelf rollback churn
+    """
     metadata = env.open().rollback(model_name, reason=reason)
     _out(env, _meta(metadata), lambda: _say(f"{metadata.reference} is Production again"))
 
@@ -857,7 +952,10 @@ def rollback(env: Env, model_name: str, reason: str) -> None:
 @click.argument("reference")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def delete(env: Env, reference: str, yes: bool) -> None:
-    """Delete one version: its record, then its files."""
+    """Delete one version: its record, then its files.
+
+    Example: modelshelf delete churn:1.0.0 --yes
+    """
     registry = env.open()
     metadata = registry.get_metadata(_reference(reference))
     if not yes:
@@ -895,7 +993,10 @@ def delete(env: Env, reference: str, yes: bool) -> None:
 def export_cmd(
     env: Env, reference: str | None, output: Path, everything: bool, name: str | None
 ) -> None:
-    """Write a version (REFERENCE) or the registry (--all) as a verifiable bundle."""
+    """Write a version (REFERENCE) or the registry (--all) as a verifiable bundle.
+
+    Example: modelshelf export churn@champion --output bundles/churn.tar.gz
+    """
     from modelshelf import bundle
     from modelshelf.cli import _output
 
@@ -940,7 +1041,10 @@ def export_cmd(
 )
 @click.option("--no-stage", is_flag=True, help="Import with no stage instead of the exported one.")
 def import_cmd(env: Env, path: Path, on_conflict: str, no_stage: bool) -> None:
-    """Verify a bundle completely, then record its version(s) in the registry."""
+    """Verify a bundle completely, then record its version(s) in the registry.
+
+    Example: modelshelf import churn-1.0.2.tar.gz --on-conflict renumber
+    """
     from modelshelf import bundle
     from modelshelf.cli import _output
 
@@ -974,7 +1078,10 @@ def import_cmd(env: Env, path: Path, on_conflict: str, no_stage: bool) -> None:
 )
 @click.option("--shallow", is_flag=True, help="Check sizes only; do not hash every file.")
 def verify(env: Env, bundle_path: Path | None, shallow: bool) -> None:
-    """Check stored files against their checksums; exit 3 if any is missing or damaged."""
+    """Check stored files against their checksums; exit 3 if any is missing or damaged.
+
+    Example: modelshelf verify
+    """
     if bundle_path is not None:
         from modelshelf import bundle
 
@@ -1029,7 +1136,10 @@ def verify(env: Env, bundle_path: Path | None, shallow: bool) -> None:
     help="Leave files younger than this many seconds (a save may be in flight).",
 )
 def gc(env: Env, apply_: bool, min_age: float) -> None:
-    """Find (and with --apply remove) orphan and leftover temporary files."""
+    """Find (and with --apply remove) orphan and leftover temporary files.
+
+    Example: modelshelf gc
+    """
     keys = env.open().gc(dry_run=not apply_, min_age_seconds=min_age)
 
     def human() -> None:
@@ -1042,7 +1152,10 @@ def gc(env: Env, apply_: bool, min_age: float) -> None:
 
 @shelf_command(cli)
 def stats(env: Env) -> None:
-    """Counts by name, type and stage, storage used, and the best version of each name."""
+    """Counts by name, type and stage, storage used, and the best version of each name.
+
+    Example: modelshelf stats
+    """
     registry = env.open()
     summary = registry.summary()
     by_name: dict[str, int] = summary["by_name"]
@@ -1096,7 +1209,10 @@ def stats(env: Env) -> None:
 
 @shelf_command(cli)
 def plugins(env: Env) -> None:
-    """List installed plugins: what each provides and which hooks it implements."""
+    """List installed plugins: what each provides and which hooks it implements.
+
+    Example: modelshelf plugins
+    """
     from modelshelf.plugins import list_plugins
 
     infos = list_plugins()
@@ -1144,10 +1260,17 @@ def plugins(env: Env) -> None:
 def report(
     env: Env, path: Path, name: str | None, metrics: tuple[str, ...], title: str | None
 ) -> None:
-    """Write a self-contained HTML report comparing versions (works offline)."""
+    """Write a self-contained HTML report comparing versions (works offline).
+
+    Example: modelshelf report report.html --name churn
+    """
     from modelshelf.report import write_report
 
     written = write_report(
         env.open(), path, model_name=name, metrics=list(metrics) or None, title=title
     )
     _out(env, {"path": str(written.resolve())}, lambda: _say(f"report written to {written}"))
+
+
+# Command groups in modules of their own register themselves on import.
+from modelshelf.cli import browse, checkpoints, governance, predict  # noqa: E402, F401

@@ -64,7 +64,7 @@ def versions_table(rows: list[ModelMetadata], *, title: str | None = None) -> No
 
     Plain columns are what ``grep``/``awk`` want, and rich's layout engine
     costs about a millisecond a row, which a 10,000-version listing should
-    not pay.
+    not pay. On a terminal the table fits its width: see :func:`fitted_table`.
     """
     counts = Counter(name for m in rows for name in m.metrics)
     metrics = [name for name, _ in counts.most_common(MAX_METRIC_COLUMNS)]
@@ -85,16 +85,73 @@ def versions_table(rows: list[ModelMetadata], *, title: str | None = None) -> No
     if not sys.stdout.isatty() or len(rows) > RICH_ROW_LIMIT:
         _plain_table(header, cells, right={0, *range(6, 6 + len(metrics))})
         return
+    out = console()
+    table, left_out = fitted_table(
+        out,
+        header,
+        cells,
+        essential=["id", "name", "version", "stage"],
+        optional=["aliases", *metrics, "type", "created"],
+        right={"id", *metrics},
+        style_column="stage",
+        title=title,
+    )
+    out.print(table)
+    hidden = list(left_out)
+    rarer = len(counts) - len(metrics)
+    if rarer:
+        hidden.append(f"{rarer} more metric{'s' if rarer > 1 else ''}")
+    if hidden:
+        out.print(f"[dim]not shown: {', '.join(hidden)} (widen the terminal, or --json)[/]")
+
+
+def fitted_table(
+    out: Console,
+    header: list[str],
+    cells: list[list[str]],
+    *,
+    essential: list[str],
+    optional: list[str],
+    right: set[str],
+    style_column: str | None = None,
+    title: str | None = None,
+) -> tuple[Any, list[str]]:
+    """A rich table of the ``essential`` columns, never cut, plus as many of the
+    ``optional`` ones, in that order of preference, as fit the console's width.
+
+    Returns the table and the optional columns left out, so the caller can
+    say so. Ids, versions and stage names cut to ``1…`` are worse than no
+    column at all: a reader would copy a wrong reference from them.
+    Columns keep the order of ``header``.
+    """
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=title, header_style="bold", show_edge=False)
-    for index, column in enumerate(header):
-        right = index == 0 or 6 <= index < 6 + len(metrics)
-        table.add_column(column, justify="right" if right else "left", no_wrap=True)
-    for row in cells:
-        style = _stage_style(row[4])
-        table.add_row(*row[:4], f"[{style}]{row[4]}[/]" if style else row[4], *row[5:])
-    console().print(table)
+    present = [name for name in optional if any(row[header.index(name)] for row in cells)]
+
+    def build(columns: set[str]) -> Table:
+        table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, show_edge=False)
+        shown = [i for i, name in enumerate(header) if name in columns]
+        for i in shown:
+            name = header[i]
+            table.add_column(
+                name, justify="right" if name in right else "left", no_wrap=name != "name"
+            )
+        for row in cells:
+            values = []
+            for i in shown:
+                value = row[i]
+                style = _stage_style(value) if header[i] == style_column else ""
+                values.append(f"[{style}]{value}[/]" if style else value)
+            table.add_row(*values)
+        return table
+
+    chosen = set(essential)
+    unbounded = out.options.update_width(1 << 16)  # measure the natural width, not a clamp
+    for name in present:
+        if out.measure(build(chosen | {name}), options=unbounded).maximum <= out.width:
+            chosen.add(name)
+    return build(chosen), [name for name in present if name not in chosen]
 
 
 def _plain_table(header: list[str], rows: list[list[str]], *, right: set[int]) -> None:
@@ -113,8 +170,8 @@ def key_values(title: str, pairs: Iterable[tuple[str, object]]) -> Any:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     for key, value in pairs:
         table.add_row(key, str(value))
     return table
@@ -164,15 +221,11 @@ def show_version(metadata: ModelMetadata, *, score: float | None, parent: str | 
     if shown:
         out.print(key_values("training", shown))
     files = [("model", m.artifact), *sorted(m.artifacts.items())]
-    out.print(
-        key_values(
-            "files",
-            (
-                (name, f"{ref.key}  {ref.size} B  {ref.serializer}  sha256 {ref.sha256[:16]}…")
-                for name, ref in files
-            ),
-        )
-    )
+    lines = []
+    for name, ref in files:
+        lines.append((name, ref.key))
+        lines.append(("", f"{ref.size:,} B, {ref.serializer}, sha256 {ref.sha256}"))
+    out.print(key_values("files", lines))
 
 
 def plain(message: str) -> None:

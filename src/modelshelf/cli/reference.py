@@ -28,8 +28,11 @@ The `modelshelf` command does every registry workflow from a shell. Every
 command takes `--registry PATH_OR_URL` (env `MODELSHELF_REGISTRY`, default
 `data/models/registry`), `--store` and `--store-url` to pick the metadata
 store, `--json` for machine-readable output on stdout, and `--debug` to show a
-traceback instead of the one-line error. Plugin choices made with
-`modelshelf init` are kept in the registry's `modelshelf.toml`.
+traceback instead of the one-line error. They may come before the command
+name or after it: `modelshelf --registry R --json ls` is `modelshelf ls
+--registry R --json`; given on both sides, the one after the command wins.
+Plugin choices made with `modelshelf init` are kept in the registry's
+`modelshelf.toml`.
 
 A REFERENCE names one version: `NAME` (its latest version), `NAME:VERSION`,
 `NAME@ALIAS`, `NAME/STAGE`, or a numeric model id.
@@ -73,6 +76,27 @@ def _option_row(param: click.Option) -> str:
     return f"| {names} | {_escape(kind)} | {details.strip()} |"
 
 
+#: A help paragraph ``Example: modelshelf ...`` is shown as a shell block, and
+#: tests/test_cli_examples.py runs it.
+EXAMPLE_PREFIX = "Example: "
+
+
+def examples(command: click.Command) -> list[str]:
+    """The example command lines in ``command``'s help."""
+    lines = inspect.cleandoc(command.help or "").splitlines()
+    return [line.removeprefix(EXAMPLE_PREFIX) for line in lines if line.startswith(EXAMPLE_PREFIX)]
+
+
+def _help_text(help_text: str) -> str:
+    out = []
+    for line in inspect.cleandoc(help_text).splitlines():
+        if line.startswith(EXAMPLE_PREFIX):
+            out.append(f"```bash\n{line.removeprefix(EXAMPLE_PREFIX)}\n```")
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n\n"
+
+
 def render() -> str:
     """The whole reference page as Markdown."""
     parts = [HEADER, "## Options every command takes\n\n", _TABLE_HEAD]
@@ -91,7 +115,7 @@ def render() -> str:
         usage = " ".join([path, *command.collect_usage_pieces(ctx)])
         parts.append(f"```\n{usage}\n```\n\n")
         if command.help:
-            parts.append(inspect.cleandoc(command.help) + "\n\n")
+            parts.append(_help_text(command.help))
         if isinstance(command, click.Group):
             subcommands = ", ".join(f"`{path} {n}`" for n in sorted(command.commands))
             parts.append(f"Subcommands: {subcommands}.\n")

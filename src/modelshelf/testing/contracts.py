@@ -345,7 +345,7 @@ class MetadataStoreContract:
     without it the reopen and multiprocess tests skip.
     """
 
-    #: Several processes may write to one store at once (invariant 2).
+    #: Several processes may write to one store at once, each save getting its own version.
     supports_multiprocess: ClassVar[bool] = True
     #: One store object may be used from several threads at once.
     supports_threads: ClassVar[bool] = True
