@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -152,6 +153,226 @@ BAD_REFERENCES = [
     ("nested-path", "a/b/c", "at most one of"),
     ("bad-name", "a b", "may use only letters"),
     ("nul", "a\x00:1.0.0", "NUL"),
+]
+
+
+def _circular_dict() -> dict[str, Any]:
+    value: dict[str, Any] = {"lr": 0.1}
+    value["self"] = value
+    return value
+
+
+def _circular_list() -> list[Any]:
+    value: list[Any] = [1]
+    value.append(value)
+    return value
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"x": value}
+    return value
+
+
+HUGE = 10**400
+TOO_BIG_ID = 2**63
+SURROGATE = "ok\udcff"
+IN_RANGE = "out of range: it must be between"
+NOT_UNICODE = re.escape("lone surrogate '\\udcff' at position 2; text must be valid Unicode")
+
+#: Numbers past what any store holds, self-referencing or very deep values,
+#: text that is not Unicode, and bools where an id belongs.
+LIMITS: list[tuple[str, Call, type[ModelShelfError], str]] = [
+    *[
+        (
+            f"is-ensemble-{label}",
+            save(training_info={"is_ensemble": value}),
+            InvalidMetadataError,
+            "training_info.is_ensemble: must be True or False",
+        )
+        for label, value in [
+            ("no", "no"),
+            ("false-text", "False"),
+            ("one", 1),
+            ("zero", 0),
+            ("none", None),
+            ("list", []),
+        ]
+    ],
+    ("metric-huge", save(metrics={"f1": HUGE}), InvalidMetadataError, "f1: is too large"),
+    ("metric-minus-huge", save(metrics={"loss": -HUGE}), InvalidMetadataError, "too large"),
+    ("hyper-huge", save(hyperparameters={"n": HUGE}), InvalidMetadataError, f"n: an .*{IN_RANGE}"),
+    ("hyper-2-63", save(hyperparameters={"n": 2**63}), InvalidMetadataError, IN_RANGE),
+    ("hyper-minus", save(hyperparameters={"n": -(2**63) - 1}), InvalidMetadataError, IN_RANGE),
+    (
+        "hyper-nested-huge",
+        save(hyperparameters={"grid": [1, {"n": HUGE}]}),
+        InvalidMetadataError,
+        r"hyperparameters.grid\[1\].n: an integer of 401 digits",
+    ),
+    (
+        "hyper-huge-fraction",
+        save(hyperparameters={"x": __import__("fractions").Fraction(HUGE, 3)}),
+        InvalidMetadataError,
+        "hyperparameters.x: is too large for a float",
+    ),
+    (
+        "hyper-circular-dict",
+        save(hyperparameters=_circular_dict()),
+        InvalidMetadataError,
+        "hyperparameters.self: contains itself",
+    ),
+    (
+        "hyper-circular-list",
+        save(hyperparameters={"l": _circular_list()}),
+        InvalidMetadataError,
+        r"hyperparameters.l\[1\]: contains itself",
+    ),
+    (
+        "hyper-deep",
+        save(hyperparameters=_nested(5000)),
+        InvalidMetadataError,
+        "nested more than 100 levels deep",
+    ),
+    (
+        "extra-huge",
+        save(training_info={"extra": {"seed": HUGE}}),
+        InvalidMetadataError,
+        "training_info.extra.seed: an integer of 401 digits",
+    ),
+    (
+        "extra-deep",
+        save(training_info={"extra": _nested(200)}),
+        InvalidMetadataError,
+        "training_info.extra.* nested more than 100 levels",
+    ),
+    (
+        "n-samples-huge",
+        save(training_info={"n_samples": HUGE}),
+        InvalidMetadataError,
+        f"training_info.n_samples: .*{IN_RANGE} 0 and",
+    ),
+    (
+        "class-count-huge",
+        save(training_info={"class_distribution": {"a": HUGE}}),
+        InvalidMetadataError,
+        "training_info.class_distribution.a: an integer of 401 digits",
+    ),
+    (
+        "class-distribution-list",
+        save(training_info={"class_distribution": [1, 2]}),
+        InvalidMetadataError,
+        "training_info.class_distribution: must be a mapping",
+    ),
+    (
+        "quality-huge",
+        save(training_info={"data_quality_score": HUGE}),
+        InvalidMetadataError,
+        "data_quality_score: is too large",
+    ),
+    *[
+        (
+            f"training-info-{type(value).__name__}",
+            save(training_info=value),
+            InvalidMetadataError,
+            f"training_info: must be a mapping or a TrainingInfo, got {type(value).__name__}",
+        )
+        for value in ([("dataset", "iris")], "iris", 5, ("a",))
+    ],
+    (
+        "training-info-int-key",
+        save(training_info={1: "x"}),
+        InvalidMetadataError,
+        "training_info: key 1 must be a string",
+    ),
+    ("parent-huge", save(parent_id=TOO_BIG_ID), InvalidMetadataError, f"parent_id: .*{IN_RANGE}"),
+    *[
+        (f"id-{label}", call, InvalidMetadataError, f"model_id: .*{rule}")
+        for label, call, rule in [
+            ("get-huge", lambda r, m: r.get_metadata(TOO_BIG_ID), IN_RANGE),
+            ("get-kw-huge", lambda r, m: r.get_metadata(model_id=HUGE), IN_RANGE),
+            ("get-kw-bool", lambda r, m: r.get_metadata(model_id=True), "got bool True"),
+            ("load-huge", lambda r, m: r.load_model(model_id=TOO_BIG_ID), IN_RANGE),
+            ("load-all-huge", lambda r, m: r.load(TOO_BIG_ID), IN_RANGE),
+            ("delete-bool", lambda r, m: r.delete_model(True), "got bool True"),
+            ("delete-false", lambda r, m: r.delete_model(False), "got bool False"),
+            ("delete-huge", lambda r, m: r.delete_model(TOO_BIG_ID), IN_RANGE),
+            ("delete-zero", lambda r, m: r.delete_model(0), "must be a positive integer"),
+            ("delete-float", lambda r, m: r.delete_model(1.0), "got float 1.0"),
+            ("promote-huge", lambda r, m: r.promote(TOO_BIG_ID), IN_RANGE),
+            ("alias-huge", lambda r, m: r.set_alias(TOO_BIG_ID, "champion"), IN_RANGE),
+            ("update-huge", lambda r, m: r.update_model(HUGE, description="x"), IN_RANGE),
+        ]
+    ],
+    *[
+        (f"window-{label}", call, InvalidInputError, rule)
+        for label, call, rule in [
+            ("limit", lambda r, m: r.list_models(limit=TOO_BIG_ID), "limit must be at most"),
+            ("offset", lambda r, m: r.list_models(offset=HUGE), "offset must be at most"),
+            ("retention", lambda r, m: r.apply_retention(keep_last=HUGE), "offset must be at"),
+        ]
+    ],
+    (
+        "filter-huge",
+        lambda r, m: r.list_models(min_f1=HUGE),
+        InvalidMetadataError,
+        "bound: is too large",
+    ),
+    (
+        "checkpoint-step-huge",
+        lambda r, m: r.save_checkpoint(m, "fresh", HUGE),
+        InvalidMetadataError,
+        f"step: an integer of 401 digits is {IN_RANGE}",
+    ),
+    *[
+        (
+            f"retention-age-{label}",
+            lambda r, m, age=age: r.apply_retention(archived_max_age_days=age),
+            InvalidInputError,
+            "archived_max_age_days must be > 0 and at most 999999999",
+        )
+        for label, age in [("huge", HUGE), ("nan", math.nan), ("inf", math.inf)]
+    ],
+    *[
+        (f"surrogate-{label}", call, InvalidMetadataError, f"{where}: contains a {NOT_UNICODE}")
+        for label, call, where in [
+            ("description", save(description=SURROGATE), "description"),
+            ("model-type", save(model_type=SURROGATE), "model_type"),
+            ("tag-value", save(tags={"team": SURROGATE}), "tags: team"),
+            ("hyper-value", save(hyperparameters={"p": SURROGATE}), "hyperparameters.p"),
+            ("hyper-key", save(hyperparameters={SURROGATE: 1}), "hyperparameters key"),
+            ("hyper-nested", save(hyperparameters={"g": [SURROGATE]}), r"hyperparameters.g\[0\]"),
+            ("features", save(feature_names=["a", SURROGATE]), "feature_names"),
+            ("dataset", save(training_info={"dataset": SURROGATE}), "training_info.dataset"),
+            (
+                "class-label",
+                save(training_info={"class_distribution": {SURROGATE: 1}}),
+                "training_info.class_distribution",
+            ),
+            ("extra", save(training_info={"extra": {"k": SURROGATE}}), "training_info.extra.k"),
+            (
+                "update-description",
+                lambda r, m: r.update_model(f"{EXISTING}:1.0.0", description=SURROGATE),
+                "description",
+            ),
+            (
+                "update-tags",
+                lambda r, m: r.update_model(f"{EXISTING}:1.0.0", tags={"k": SURROGATE}),
+                "tags: k",
+            ),
+            (
+                "model-info",
+                lambda r, m: r.set_model_info(EXISTING, description=SURROGATE),
+                "description",
+            ),
+            (
+                "model-info-tags",
+                lambda r, m: r.set_model_info(EXISTING, tags={"owner": SURROGATE}),
+                "tags: owner",
+            ),
+        ]
+    ],
 ]
 
 
@@ -418,11 +639,17 @@ CASES = [
         "description: must not contain NUL",
         id="update-description",
     ),
+    *[case(call, error, match, id=label) for label, call, error, match in LIMITS],
 ]
 
 
-@pytest.fixture(params=["sqlite", "json"])
-def store(request: pytest.FixtureRequest) -> str:
+@pytest.fixture(params=["sqlite", "json", "postgresql"])
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each store; PostgreSQL gets a fresh schema through the environment,
+    so every registry the test opens without a URL finds it."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("modelshelf_postgresql_url")
+        monkeypatch.setenv("MODELSHELF_DATABASE_URL", url)
     return str(request.param)
 
 

@@ -221,6 +221,12 @@ def saved(tmp_path: Path, model_file: Path) -> Path:
     [
         (["show", "iris:7.0.0"], 1, "no model version matches 'iris:7.0.0'"),
         (["show", "99"], 1, "no model version has id 99"),
+        (["show", "9" * 31], 2, "model_id: an integer of 31 digits is out of range"),
+        (["show", str(2**63)], 2, f"model_id: {2**63} is out of range"),
+        (["delete", str(2**64), "--yes"], 2, "is out of range"),
+        (["promote", "9" * 400], 2, "model_id: an integer of 400 digits"),
+        (["alias", "set", str(2**63), "champion"], 2, "is out of range"),
+        (["ls", "--limit", "9" * 25], 2, "limit must be at most 9223372036854775807"),
         (["show", "bad name!"], 2, "malformed model reference"),
         (["best", "--name", "nope"], 1, "no version matches and can be ranked"),
         (["promote", "iris", "--stage", "Live"], 2, "Live"),

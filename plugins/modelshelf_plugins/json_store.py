@@ -8,6 +8,10 @@ written to a temporary file and atomically renamed. Each file names the
 snapshot generation it belongs to, so a crash between the two renames
 leaves a journal that is recognised as already folded in.
 
+A version whose recorded data is damaged (hand-edited, bit rot) is kept
+aside verbatim: reading it raises :class:`~modelshelf.CorruptMetadataError`
+naming its id, while the other versions stay readable and writable.
+
 Every operation holds ``index.lock`` (a ``filelock`` lock), so several
 processes can share one index, and a process only reads the lines that
 were appended since its last look.
@@ -26,8 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from modelshelf import converter, hookimpl
 from modelshelf.errors import (
+    CorruptMetadataError,
     DuplicateVersionError,
+    InvalidInputError,
     MetadataValidationError,
+    ModelShelfError,
     RetiredVersionError,
     StoreError,
 )
@@ -49,8 +56,11 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 #: The journal is folded into the snapshot once it holds this many lines and
-#: at least as many as the snapshot has versions: amortised O(1) per write.
+#: at least as many as the snapshot held versions when it was written, so a
+#: fold's cost is amortised over as many writes as it copies: O(1) per write.
 MIN_COMPACTION_LINES = 1000
+#: ... or as soon as it reaches this size, so it stays small in a big registry.
+MAX_JOURNAL_BYTES = 8 * 1024 * 1024
 LOCK_TIMEOUT_SECONDS = 120.0
 
 logger = logging.getLogger("modelshelf")
@@ -73,20 +83,62 @@ class _Index:
         self.high_water: dict[str, tuple[str, str]] = {}
         #: Release versions that were deleted, per name: never recorded again.
         self.retired: dict[str, set[str]] = {}
+        #: Versions whose data cannot be read back: the error to raise and the
+        #: entry as found, written back verbatim when the journal is folded.
+        self.damaged: dict[int, tuple[CorruptMetadataError, dict[str, Any]]] = {}
+
+    def record(self, model_id: int) -> ModelMetadata | None:
+        """The version with ``model_id``; raises if its data is damaged."""
+        if model_id in self.damaged:
+            raise self.damaged[model_id][0]
+        return self.records.get(model_id)
+
+    def _keep_damaged(self, entry: dict[str, Any], exc: ModelShelfError, where: str) -> None:
+        """Set aside an ``add`` whose data does not structure.
+
+        Its id, name and version still count (no id or version is handed out
+        twice); without a usable id the index cannot be trusted, so that
+        raises for every call instead.
+        """
+        data = entry.get("data")
+        data = data if isinstance(data, dict) else {}
+        model_id, name, version = data.get("model_id"), data.get("model_name"), data.get("version")
+        if type(model_id) is not int or model_id < 1:
+            raise CorruptMetadataError(str(exc), location=where) from exc
+        error = CorruptMetadataError(str(exc), model_id=model_id, location=where)
+        error.__cause__ = exc
+        self.records.pop(model_id, None)
+        self.damaged[model_id] = (error, {"version_key": entry.get("version_key"), "data": data})
+        self.next_id = max(self.next_id, model_id + 1)
+        if isinstance(name, str) and isinstance(version, str):
+            self.by_name.setdefault(name, {})[version] = model_id
+            key = entry.get("version_key")
+            known = self.high_water.get(name)
+            if (
+                isinstance(key, str)
+                and not data.get("checkpoint")
+                and (known is None or (key, version) > known)
+            ):
+                self.high_water[name] = (key, version)
 
     # Each journal operation has exactly one ``_apply_*`` here, used both when
     # writing and when replaying, so the two can never disagree.
 
-    def apply(self, entry: dict[str, Any]) -> None:
+    def apply(self, entry: dict[str, Any], where: str = "index.journal") -> None:
+        """Apply one change; ``where`` names its place for error messages."""
         op = entry["op"]
         if op == "batch":
             # One change made of several entries travels as one journal line,
             # so a torn write loses all of it or none (see ``_append``).
             for part in entry["entries"]:
-                self.apply(part)
+                self.apply(part, where)
             return
         if op == "add":
-            metadata = converter.structure(entry["data"], ModelMetadata)
+            try:
+                metadata = converter.structure(entry["data"], ModelMetadata)
+            except InvalidInputError as exc:  # MetadataValidationError, bad fields
+                self._keep_damaged(entry, exc, where)
+                return
             self.records[metadata.model_id] = metadata
             self.version_keys[metadata.model_id] = entry["version_key"]
             self.by_name.setdefault(metadata.model_name, {})[metadata.version] = metadata.model_id
@@ -96,6 +148,13 @@ class _Index:
             if not metadata.checkpoint and (known is None or mark > known):
                 self.high_water[metadata.model_name] = mark
         elif op == "delete":
+            lost = self.damaged.pop(entry["id"], None)
+            if lost is not None:
+                name, version = lost[1]["data"].get("model_name"), lost[1]["data"].get("version")
+                if self.by_name.get(name, {}).get(version) == entry["id"]:
+                    del self.by_name[name][version]
+                    if not self.by_name[name]:
+                        del self.by_name[name]
             gone = self.records.pop(entry["id"], None)
             self.version_keys.pop(entry["id"], None)
             if gone is not None:
@@ -108,6 +167,8 @@ class _Index:
                 if not gone.checkpoint:
                     self.retired.setdefault(gone.model_name, set()).add(gone.version)
         elif op == "set":
+            if entry["id"] in self.damaged:
+                return  # its fields stay as found; reading it still raises
             current = self.records[entry["id"]]
             data = converter.unstructure(current)
             data.update(entry["fields"])
@@ -169,10 +230,16 @@ class _Index:
             "format": FORMAT,
             "generation": self.generation,
             "next_id": self.next_id,
-            "versions": [
-                {"version_key": self.version_keys[i], "data": converter.unstructure(m)}
-                for i, m in sorted(self.records.items())
-            ],
+            "versions": sorted(
+                [
+                    *(
+                        {"version_key": self.version_keys[i], "data": converter.unstructure(m)}
+                        for i, m in self.records.items()
+                    ),
+                    *(raw for _, raw in self.damaged.values()),
+                ],
+                key=lambda version: int(version["data"]["model_id"]),
+            ),
             "aliases": [
                 {"name": name, "alias": alias, "id": target}
                 for (name, alias), target in sorted(self.aliases.items())
@@ -190,7 +257,7 @@ class _Index:
         index = cls()
         index.generation = data["generation"]
         for version in data["versions"]:
-            index.apply({"op": "add", **version})
+            index.apply({"op": "add", **version}, "index.json")
         index.next_id = max(index.next_id, data["next_id"])
         for alias in data["aliases"]:
             index.aliases[(alias["name"], alias["alias"])] = alias["id"]
@@ -213,6 +280,19 @@ class _Index:
         return index
 
 
+def _parse(line: bytes, where: str) -> dict[str, Any]:
+    """One JSON object from the index; anything else names where it broke."""
+    try:
+        entry = json.loads(line)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8
+        raise CorruptMetadataError(f"not valid JSON: {exc!r}", location=where) from exc
+    if not isinstance(entry, dict):
+        raise CorruptMetadataError(
+            f"expected a JSON object, got {type(entry).__name__}", location=where
+        )
+    return entry
+
+
 class JsonStore:
     """Metadata as ``index.json`` + ``index.journal`` in the storage directory."""
 
@@ -230,6 +310,9 @@ class JsonStore:
         self._journal_id: tuple[int, int] | None = None
         self._journal_offset = 0
         self._journal_lines = 0
+        #: Versions the snapshot held when it was read or written: the journal
+        #: is folded once it has as many lines (see MIN_COMPACTION_LINES).
+        self._snapshot_versions = 0
         self._stale_journal = False
         with self._locked():
             pass
@@ -241,8 +324,14 @@ class JsonStore:
         with self._thread_lock, self._file_lock:
             try:
                 self._refresh()
-            except (OSError, ValueError, KeyError) as exc:
-                raise StoreError(f"cannot read JSON index in {self.directory}: {exc}") from exc
+            except BaseException as exc:
+                # Half-applied: read everything again next time, never twice.
+                self._index, self._snapshot_id, self._journal_id = _Index(), None, None
+                if isinstance(exc, ModelShelfError):
+                    raise
+                if isinstance(exc, (OSError, ValueError, KeyError, TypeError)):
+                    raise StoreError(f"cannot read JSON index in {self.directory}: {exc}") from exc
+                raise
             yield self._index
 
     @staticmethod
@@ -260,7 +349,10 @@ class JsonStore:
             if snapshot_id is None:
                 self._index = _Index()
             else:
-                self._index = _Index.from_snapshot(json.loads(self.snapshot_path.read_bytes()))
+                self._index = _Index.from_snapshot(
+                    _parse(self.snapshot_path.read_bytes(), self.snapshot_path.name)
+                )
+            self._snapshot_versions = len(self._index.records) + len(self._index.damaged)
             self._snapshot_id = snapshot_id
             self._journal_id = None
         journal_id = self._identity(self.journal_path)
@@ -274,8 +366,11 @@ class JsonStore:
             journal.seek(self._journal_offset)
             tail = journal.read()
         complete = tail[: tail.rfind(b"\n") + 1]  # a torn last line is ignored
+        at = self._journal_offset
         for line in complete.splitlines():
-            entry = json.loads(line)
+            where = f"{self.journal_path.name} at byte {at}"
+            entry = _parse(line, where)
+            at += len(line) + 1
             if "generation" in entry and "op" not in entry:
                 if entry["generation"] != self._index.generation:
                     # Already folded into the snapshot; skip the stale journal.
@@ -285,7 +380,7 @@ class JsonStore:
                     return
                 self._stale_journal = False
             elif not self._stale_journal:
-                self._index.apply(entry)
+                self._index.apply(entry, where)
                 self._journal_lines += 1
         self._journal_offset += len(complete)
 
@@ -321,7 +416,9 @@ class JsonStore:
         self._journal_offset += len(payload)
         self._journal_lines += len(entries)
         self._journal_id = self._identity(self.journal_path)
-        if self._journal_lines >= max(MIN_COMPACTION_LINES, len(self._index.records)):
+        if self._journal_offset >= MAX_JOURNAL_BYTES or self._journal_lines >= max(
+            MIN_COMPACTION_LINES, self._snapshot_versions
+        ):
             self._compact()
 
     def _replace(self, path: Path, content: bytes) -> None:
@@ -362,6 +459,7 @@ class JsonStore:
             logger.warning("could not fold the journal in %s: %s", self.directory, exc)
             return
         self._snapshot_id = self._identity(self.snapshot_path)
+        self._snapshot_versions = len(self._index.records) + len(self._index.damaged)
         try:
             self._new_journal()
         except OSError as exc:
@@ -376,7 +474,9 @@ class JsonStore:
         candidates: Any = index.records.values()
         if query.model_name is not None:
             ids = index.by_name.get(query.model_name, {}).values()
-            candidates = [index.records[i] for i in ids]
+            candidates = [index.record(i) for i in ids]
+        elif index.damaged:
+            raise next(iter(index.damaged.values()))[0]  # it could match: say so
         result = []
         for metadata in candidates:
             if query.alias is not None:
@@ -415,7 +515,7 @@ class JsonStore:
 
     def get(self, model_id: int) -> ModelMetadata | None:
         with self._locked() as index:
-            found = index.records.get(model_id)
+            found = index.record(model_id)
             return None if found is None else index.with_aliases(found)
 
     def best(self, ranking: Ranking, query: Query) -> ModelMetadata | None:
@@ -484,7 +584,7 @@ class JsonStore:
 
     def delete(self, model_id: int) -> ModelMetadata | None:
         with self._locked() as index:
-            found = index.records.get(model_id)
+            found = index.record(model_id)
             if found is None:
                 return None
             found = index.with_aliases(found)
@@ -528,15 +628,17 @@ class JsonStore:
         action: str = STAGE_ACTION,
     ) -> list[ModelMetadata]:
         with self._locked() as index:
-            target = index.records.get(model_id)
+            target = index.record(model_id)
             if target is None:
                 return []
             entries: list[dict[str, Any]] = []
             changed = [model_id]
             if archive_others and stage is Stage.PRODUCTION:
                 for other_id in sorted(index.by_name[target.model_name].values()):
-                    other = index.records[other_id]
-                    if other_id != model_id and other.stage is Stage.PRODUCTION:
+                    other = index.record(other_id)  # a damaged one may be in Production
+                    if other is None or other_id == model_id:
+                        continue
+                    if other.stage is Stage.PRODUCTION:
                         entries.append(
                             {"op": "set", "id": other_id, "fields": {"stage": "Archived"}}
                         )
@@ -579,7 +681,7 @@ class JsonStore:
             old_version = index.records[previous].version if previous in index.records else None
             new_version = None
             if model_id is not None:
-                target = index.records.get(model_id)
+                target = index.record(model_id)
                 if target is None or target.model_name != model_name:
                     raise StoreError(f"version id {model_id} of {model_name!r} does not exist")
                 new_version = target.version
@@ -604,7 +706,7 @@ class JsonStore:
         self, model_id: int, *, description: str | None, tags: dict[str, str] | None
     ) -> ModelMetadata | None:
         with self._locked() as index:
-            if model_id not in index.records:
+            if index.record(model_id) is None:
                 return None
             fields: dict[str, Any] = {}
             if description is not None:

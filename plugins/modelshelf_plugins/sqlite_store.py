@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelshelf import converter, hookimpl
-from modelshelf.errors import DuplicateVersionError, RetiredVersionError, StoreError
+from modelshelf.errors import (
+    DuplicateVersionError,
+    InvalidInputError,
+    RetiredVersionError,
+    StoreError,
+)
 from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata, Stage, metadata_from_draft
 from modelshelf.protocols import (
     STAGE_ACTION,
@@ -157,6 +162,10 @@ FROM models
 
 #: Fields kept in columns or side tables, so they can change without a rewrite.
 _MUTABLE_FIELDS = ("model_id", "stage", "description", "tags", "aliases")
+
+
+def _lenient_text(value: bytes) -> str:
+    return value.decode("utf-8", "surrogateescape")
 
 
 def to_micros(moment: datetime) -> int:
@@ -350,6 +359,8 @@ class SqliteStore:
                 self._rollback()
                 if isinstance(exc, sqlite3.Error):  # e.g. "database or disk is full"
                     raise StoreError(f"write failed on {self.path}: {exc}") from exc
+                if isinstance(exc, OverflowError):  # an int sqlite3 cannot bind
+                    raise self._out_of_range(exc) from exc
                 raise
             else:
                 try:
@@ -357,6 +368,12 @@ class SqliteStore:
                 except sqlite3.Error as exc:
                     self._rollback()
                     raise StoreError(f"commit failed on {self.path}: {exc}") from exc
+
+    def _out_of_range(self, exc: OverflowError) -> InvalidInputError:
+        return InvalidInputError(
+            f"a value given to the SQLite store {self.path} is outside SQLite's signed "
+            f"64-bit integer range: {exc}"
+        )
 
     def _rollback(self) -> None:
         """Roll back unless SQLite already did (it does after some errors,
@@ -368,23 +385,44 @@ class SqliteStore:
         with self._lock:
             try:
                 return self._conn.execute(sql, params).fetchall()
+            except OverflowError as exc:
+                raise self._out_of_range(exc) from exc
+            except sqlite3.OperationalError as exc:
+                if "decode" not in str(exc):
+                    raise StoreError(f"query failed on {self.path}: {exc}") from exc
+                return self._read_damaged(sql, params)
             except sqlite3.Error as exc:
                 raise StoreError(f"query failed on {self.path}: {exc}") from exc
 
+    def _read_damaged(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Run a query again when a TEXT cell holds bytes that are not UTF-8.
+
+        Such bytes decode with ``surrogateescape`` here, so the row still
+        arrives and the metadata boundary, which refuses lone surrogates,
+        reports the damaged version by id instead of failing the whole query.
+        Only this slow path pays for the Python text factory.
+        """
+        self._conn.text_factory = _lenient_text
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"query failed on {self.path}: {exc}") from exc
+        finally:
+            self._conn.text_factory = str
+
     # -- rows -------------------------------------------------------------------
 
-    @staticmethod
-    def _row_to_metadata(row: Sequence[Any]) -> ModelMetadata:
+    def _row_to_metadata(self, row: Sequence[Any]) -> ModelMetadata:
         model_id, stage, description, data, tags, aliases = row
-        payload = json.loads(data)
-        payload.update(
-            model_id=model_id,
+        return converter.metadata_from_row(
+            model_id,
+            data,
             stage=stage,
             description=description,
-            tags=json.loads(tags) if tags else {},
-            aliases=sorted(json.loads(aliases)) if aliases else [],
+            tags=tags,
+            aliases=aliases,
+            location=f"row {model_id} of the models table in {self.path}",
         )
-        return converter.structure(payload, ModelMetadata)
 
     def _fetch(self, where: str, params: Sequence[Any], tail: str = "") -> list[ModelMetadata]:
         rows = self._read(f"{_SELECT} WHERE {where}{tail}", params)
@@ -729,7 +767,7 @@ class SqliteStore:
         if not rows:
             return None
         description, tags = rows[0]
-        return ModelInfo(model_name=model_name, description=description, tags=json.loads(tags))
+        return converter.model_info_from_row(model_name, description, tags, location=str(self.path))
 
     def set_model_info(self, info: ModelInfo) -> None:
         with self._write() as conn:

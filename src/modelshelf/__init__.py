@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from modelshelf.errors import (
     AmbiguousVersionError,
+    CorruptMetadataError,
     DeserializationError,
     DuplicateVersionError,
     IntegrityError,
@@ -40,6 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AmbiguousVersionError",
     "ArtifactRef",
+    "CorruptMetadataError",
     "DeserializationError",
     "DuplicateVersionError",
     "IntegrityError",

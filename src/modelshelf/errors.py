@@ -104,6 +104,24 @@ class MetadataValidationError(InvalidInputError):
     """Stored metadata could not be read back into a :class:`ModelMetadata`."""
 
 
+class CorruptMetadataError(MetadataValidationError):
+    """A stored record is damaged (not JSON, or not valid metadata).
+
+    ``model_id`` names the damaged version when the store knows it and
+    ``location`` says where the record lives (a table row, a journal line),
+    so the one bad record can be found, repaired or deleted; calls that do
+    not read it keep working.
+    """
+
+    def __init__(self, message: str, *, model_id: int | None = None, location: str = "") -> None:
+        where = f"model id {model_id}" if model_id is not None else "a record"
+        if location:
+            where += f" ({location})"
+        super().__init__(f"the stored metadata of {where} is damaged: {message}")
+        self.model_id = model_id
+        self.location = location
+
+
 class InvalidReferenceError(InvalidInputError):
     """A model reference string is malformed."""
 
@@ -208,6 +226,7 @@ class StoreError(ModelShelfError):
 
 __all__ = [
     "AmbiguousVersionError",
+    "CorruptMetadataError",
     "DeserializationError",
     "DuplicateVersionError",
     "IntegrityError",

@@ -32,6 +32,15 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 METRIC_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/]{0,127}")
 ALIAS_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
+#: Integers anywhere in metadata (ids, counts, sizes, JSON values) fit in a
+#: signed 64-bit integer: the range SQLite, PostgreSQL's BIGINT and every
+#: JSON reader that maps numbers to int64 can hold.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+#: Nested JSON values (hyperparameters, training_info.extra) go this deep at
+#: most; deeper (or self-referencing) values are refused instead of
+#: exhausting Python's recursion limit in every reader.
+MAX_JSON_DEPTH = 100
 
 JSONValue = Any
 
@@ -62,6 +71,58 @@ class Stage(str, Enum):
 
 
 _STAGES_BY_VALUE = {stage.value: stage for stage in Stage}
+
+
+def check_unicode(field_name: str, value: str) -> str:
+    """Refuse a lone surrogate: it is not Unicode text, so UTF-8 cannot encode it.
+
+    SQLite and PostgreSQL reject such strings when they are written and a
+    JSON file would hold an escape no other reader accepts, so the rule is
+    one for every store: text is refused at the metadata boundary.
+    """
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidMetadataError(
+            field_name,
+            f"contains a lone surrogate {value[exc.start]!r} at position {exc.start}; "
+            "text must be valid Unicode",
+        ) from None
+    return value
+
+
+def check_int(field_name: str, value: object, *, minimum: int = INT64_MIN) -> int:
+    """An integer (never a bool) in ``minimum`` .. :data:`INT64_MAX`."""
+    if type(value) is int and minimum <= value <= INT64_MAX:
+        return value  # the common case, without the numbers.Integral ABC check
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidMetadataError(
+            field_name, f"must be an integer, got {type(value).__name__} {value!r}"
+        )
+    number = int(value)
+    if not minimum <= number <= INT64_MAX:
+        shown = str(number) if abs(number) < 10**30 else f"an integer of {len(str(number))} digits"
+        raise InvalidMetadataError(
+            field_name, f"{shown} is out of range: it must be between {minimum} and {INT64_MAX}"
+        )
+    return number
+
+
+def check_model_id(value: object, field_name: str = "model_id") -> int:
+    """A model id: an int from 1 to 2**63 - 1, never a bool.
+
+    ``True == 1`` in Python, so without this check ``delete_model(True)``
+    would delete id 1; and ids past 2**63 - 1 cannot exist in any store.
+    """
+    if type(value) is int and 1 <= value <= INT64_MAX:
+        return value  # the common case
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidMetadataError(
+            field_name, f"must be a positive integer, got {type(value).__name__} {value!r}"
+        )
+    return check_int(field_name, value, minimum=1)
 
 
 def check_name(field_name: str, value: object) -> str:
@@ -114,7 +175,12 @@ def check_metric_value(name: str, value: object) -> float:
         raise InvalidMetadataError(
             "metrics", f"{name}: must be a real number, got {type(value).__name__} {value!r}"
         )
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidMetadataError(
+            "metrics", f"{name}: is too large for a float (at most about 1.8e308)"
+        ) from None
     if not math.isfinite(number):
         raise InvalidMetadataError("metrics", f"{name}: must be finite, got {number!r}")
     return number
@@ -128,30 +194,64 @@ def _to_metrics(value: object) -> dict[str, float]:
     return {check_metric_name(k): check_metric_value(k, v) for k, v in value.items()}
 
 
-def _to_json(path: str, value: object) -> JSONValue:
-    """Copy ``value`` into plain JSON types, or say where it cannot be held."""
+def _to_json(path: str, value: object, depth: int = 0, on_path: set[int] | None = None) -> Any:
+    """Copy ``value`` into plain JSON types, or say where it cannot be held.
+
+    ``on_path`` holds the containers on the way down, so a value that
+    contains itself is named as such instead of recursing until Python
+    gives up.
+    """
     kind = type(value)
-    if kind is str or kind is int or kind is bool:  # exact types skip the ABC checks
+    if kind is bool or value is None:
         return value
+    if kind is str:
+        text: str = value  # type: ignore[assignment]
+        return text if text.isascii() else check_unicode(path, text)
+    if kind is int:
+        return value if INT64_MIN <= value <= INT64_MAX else check_int(path, value)  # type: ignore[operator]
     if kind is float and math.isfinite(value):  # type: ignore[arg-type]
         return value
-    if value is None or isinstance(value, (str, bool)):
-        return value
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return check_unicode(path, str(value))
     # Containers before numbers: a dict is then never put through the
     # numbers ABCs, whose isinstance checks are slow.
-    if kind is dict or isinstance(value, Mapping):
+    if kind is dict or isinstance(value, (Mapping, list, tuple)):
+        on_path = set() if on_path is None else on_path
+        if id(value) in on_path:
+            raise InvalidMetadataError(path, "contains itself; JSON values cannot be circular")
+        if depth >= MAX_JSON_DEPTH:
+            raise InvalidMetadataError(
+                path, f"is nested more than {MAX_JSON_DEPTH} levels deep; flatten it"
+            )
+        on_path.add(id(value))
+        if isinstance(value, (list, tuple)):
+            items = [
+                _to_json(f"{path}[{i}]", item, depth + 1, on_path) for i, item in enumerate(value)
+            ]
+            on_path.discard(id(value))
+            return items
         out: dict[str, JSONValue] = {}
         for key, item in value.items():  # type: ignore[attr-defined]
-            if not isinstance(key, str):
-                raise InvalidMetadataError(path, f"key {key!r} must be a string for JSON")
-            out[key] = _to_json(f"{path}.{key}", item)
+            if type(key) is not str:
+                if not isinstance(key, str):
+                    raise InvalidMetadataError(path, f"key {key!r} must be a string for JSON")
+                key = str(key)
+            if not key.isascii():
+                check_unicode(f"{path} key", key)
+            out[key] = _to_json(f"{path}.{key}", item, depth + 1, on_path)
+        on_path.discard(id(value))
         return out
-    if isinstance(value, (list, tuple)):
-        return [_to_json(f"{path}[{i}]", item) for i, item in enumerate(value)]
     if isinstance(value, numbers.Integral):
-        return int(value)
+        return check_int(path, value)
     if isinstance(value, numbers.Real):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise InvalidMetadataError(
+                path, "is too large for a float (at most about 1.8e308)"
+            ) from None
         if not math.isfinite(number):
             raise InvalidMetadataError(path, f"{number!r} cannot be stored as JSON (not finite)")
         return number
@@ -185,7 +285,7 @@ def _to_tags(value: object) -> dict[str, str]:
             )
         if not isinstance(item, str):
             raise InvalidMetadataError("tags", f"{key}: value must be a string, got {item!r}")
-        tags[key] = item
+        tags[key] = item if item.isascii() else check_unicode(f"tags: {key}", item)
     return tags
 
 
@@ -198,7 +298,7 @@ def check_text(field_name: str, limit: int, value: object) -> str:
         raise InvalidMetadataError(field_name, f"is longer than {limit} characters")
     if "\x00" in value:
         raise InvalidMetadataError(field_name, "must not contain NUL")
-    return value
+    return value if value.isascii() else check_unicode(field_name, value)
 
 
 def _to_model_type(value: object) -> str:
@@ -252,8 +352,10 @@ def _to_feature_names(value: object) -> tuple[str, ...]:
     except TypeError as exc:
         raise InvalidMetadataError("feature_names", "must be a sequence of strings") from exc
     for name in names:
-        if not isinstance(name, str):
+        if type(name) is not str and not isinstance(name, str):
             raise InvalidMetadataError("feature_names", f"{name!r} is not a string")
+        if not name.isascii():
+            check_unicode("feature_names", name)
     return names
 
 
@@ -262,8 +364,7 @@ def _name_validator(instance: object, attribute: Any, value: Any) -> None:
 
 
 def _positive_id(instance: object, attribute: Any, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidMetadataError(attribute.name, f"must be a positive integer, got {value!r}")
+    check_model_id(value, attribute.name)
 
 
 def _optional_positive_id(instance: object, attribute: Any, value: Any) -> None:
@@ -290,6 +391,7 @@ def _sha256_validator(instance: object, attribute: Any, value: Any) -> None:
 def _size_validator(instance: object, attribute: Any, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidMetadataError(attribute.name, f"must be an integer >= 0, got {value!r}")
+    check_int(attribute.name, value, minimum=0)
 
 
 def _stage_converter(value: object) -> Stage:
@@ -298,6 +400,52 @@ def _stage_converter(value: object) -> Stage:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _to_n_samples(value: object) -> int | None:
+    if value is None or (type(value) is int and 0 <= value <= INT64_MAX):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
+        raise InvalidMetadataError("training_info.n_samples", f"must be an int >= 0, got {value!r}")
+    return check_int("training_info.n_samples", value, minimum=0)
+
+
+def _to_class_distribution(value: object) -> dict[str, int]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidMetadataError(
+            "training_info.class_distribution",
+            f"must be a mapping of class label to count, got {type(value).__name__}",
+        )
+    counts: dict[str, int] = {}
+    for key, count in value.items():
+        if not isinstance(key, str) or isinstance(count, bool) or not isinstance(count, int):
+            raise InvalidMetadataError(
+                "training_info.class_distribution", f"{key!r}: {count!r} must map str to int"
+            )
+        check_unicode("training_info.class_distribution", key)
+        counts[key] = check_int(f"training_info.class_distribution.{key}", count, minimum=0)
+    return counts
+
+
+def _to_quality(value: object) -> float | None:
+    if value is None:
+        return None
+    return check_metric_value("training_info.data_quality_score", value)
+
+
+def _to_is_ensemble(value: object) -> bool:
+    """Only a real boolean: ``bool("no")`` is True, which would earn a model
+    the composite policy's ensemble bonus for saying it is not one."""
+    if type(value) is bool:
+        return value
+    if type(value).__name__ == "bool_" and type(value).__module__ == "numpy":
+        return bool(value)  # numpy.bool_, e.g. from a computed flag
+    raise InvalidMetadataError(
+        "training_info.is_ensemble",
+        f"must be True or False, got {type(value).__name__} {value!r}",
+    )
 
 
 @frozen(kw_only=True)
@@ -312,28 +460,36 @@ class TrainingInfo:
     """
 
     dataset: str = field(default="", converter=_to_dataset)
-    n_samples: int | None = None
-    class_distribution: dict[str, int] = field(factory=dict)
-    data_quality_score: float | None = None
-    is_ensemble: bool = False
+    n_samples: int | None = field(default=None, converter=_to_n_samples)
+    class_distribution: dict[str, int] = field(factory=dict, converter=_to_class_distribution)
+    data_quality_score: float | None = field(default=None, converter=_to_quality)
+    is_ensemble: bool = field(default=False, converter=_to_is_ensemble)
     extra: dict[str, JSONValue] = field(factory=dict, converter=_to_extra)
 
-    def __attrs_post_init__(self) -> None:
-        if self.n_samples is not None and (
-            isinstance(self.n_samples, bool)
-            or not isinstance(self.n_samples, int)
-            or self.n_samples < 0
-        ):
-            raise InvalidMetadataError(
-                "training_info.n_samples", f"must be an int >= 0, got {self.n_samples!r}"
-            )
-        for key, count in self.class_distribution.items():
-            if not isinstance(key, str) or isinstance(count, bool) or not isinstance(count, int):
-                raise InvalidMetadataError(
-                    "training_info.class_distribution", f"{key!r}: {count!r} must map str to int"
-                )
-        if self.data_quality_score is not None:
-            check_metric_value("training_info.data_quality_score", self.data_quality_score)
+
+def to_training_info(value: object) -> TrainingInfo:
+    """A :class:`TrainingInfo` from itself, a mapping of its fields, or None.
+
+    Every entry point (save, import, checkpoints) goes through here, so a
+    list or a string is refused by name instead of failing deep inside.
+    """
+    if value is None:
+        return TrainingInfo()
+    if isinstance(value, TrainingInfo):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidMetadataError(
+            "training_info",
+            f"must be a mapping or a TrainingInfo, got {type(value).__name__}",
+        )
+    for key in value:
+        if not isinstance(key, str):
+            raise InvalidMetadataError("training_info", f"key {key!r} must be a string")
+    try:
+        return TrainingInfo(**value)
+    except TypeError as exc:
+        known = ", ".join(a.name for a in TrainingInfo.__attrs_attrs__)
+        raise InvalidMetadataError("training_info", f"{exc}; the fields are: {known}") from None
 
 
 @frozen(kw_only=True)
@@ -359,7 +515,7 @@ class _VersionFields:
     tags: dict[str, str] = field(factory=dict, converter=_to_tags)
     stage: Stage = field(default=Stage.NONE, converter=_stage_converter)
     created_at: datetime = field(factory=_now, converter=_to_utc)
-    training_info: TrainingInfo = field(factory=TrainingInfo)
+    training_info: TrainingInfo = field(factory=TrainingInfo, converter=to_training_info)
     feature_names: tuple[str, ...] = field(default=(), converter=_to_feature_names)
     artifact: ArtifactRef
     artifacts: dict[str, ArtifactRef] = field(factory=dict)

@@ -17,6 +17,7 @@ from attrs import field, frozen
 
 from modelshelf.errors import InvalidInputError, InvalidMetadataError
 from modelshelf.metadata import (
+    INT64_MAX,
     ModelMetadata,
     Stage,
     _to_tags,
@@ -65,6 +66,8 @@ def _optional_time(value: object) -> datetime | None:
 def _count(field_name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInputError(f"{field_name} must be an integer >= 0, got {value!r}")
+    if value > INT64_MAX:  # no store can count that far; SQLite cannot even bind it
+        raise InvalidInputError(f"{field_name} must be at most {INT64_MAX}, got {value}")
     return value
 
 

@@ -18,7 +18,6 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -28,6 +27,7 @@ from attrs import evolve, frozen
 from modelshelf.config import Settings, load_settings
 from modelshelf.errors import (
     AmbiguousVersionError,
+    CorruptMetadataError,
     DeserializationError,
     DuplicateVersionError,
     IntegrityError,
@@ -45,10 +45,13 @@ from modelshelf.metadata import (
     Stage,
     TrainingInfo,
     check_alias,
+    check_int,
     check_metric_name,
+    check_model_id,
     check_name,
     draft_from_metadata,
     metadata_from_draft,
+    to_training_info,
 )
 from modelshelf.plugins import (
     ARTIFACT_STORE,
@@ -65,6 +68,8 @@ from modelshelf.query import MetricBound, Query, Ranking
 from modelshelf.references import Reference, parse_reference
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping, Sequence
+
     from modelshelf.protocols import (
         ArtifactStore,
         AuditEvent,
@@ -85,6 +90,8 @@ DEFAULT_STORAGE_PATH = Path("data/models/registry")
 IN_MEMORY_LOAD_LIMIT = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
 _PENDING_SHA = "0" * 64
+#: The longest retention age: what a ``timedelta`` can hold, in whole days.
+_MAX_AGE_DAYS = 999_999_999
 
 
 class _CheckpointVersions:
@@ -419,14 +426,10 @@ class ModelRegistry:
             check_name("artifacts", name)
         if version is not None:
             version = self.versioning.validate(version)
-        if isinstance(training_info, Mapping):
-            try:
-                training_info = TrainingInfo(**training_info)
-            except TypeError as exc:
-                raise InvalidInputError(f"training_info: {exc}") from exc
+        training_info = to_training_info(training_info)
         if stage is None:
             stage = self.settings.default_stage
-        quality = training_info.data_quality_score if training_info else None
+        quality = training_info.data_quality_score
         if quality is not None and "data_quality" not in (metrics or {}):
             # The composite policy and metric filters see it like any metric.
             metrics = {**(metrics or {}), "data_quality": quality}
@@ -444,7 +447,7 @@ class ModelRegistry:
             description=description,
             tags=tags,
             stage=stage,
-            training_info=training_info or TrainingInfo(),
+            training_info=training_info,
             feature_names=feature_names,
             artifact=pending,
             parent_id=parent_id,
@@ -633,7 +636,7 @@ class ModelRegistry:
                 f"model reference must be an int id or a string, got {reference!r}"
             )
         if model_id is not None:
-            found = self.store.get(model_id)
+            found = self.store.get(check_model_id(model_id))
             if found is None:
                 raise ModelNotFoundError(f"no model version has id {model_id}")
             return found
@@ -670,7 +673,7 @@ class ModelRegistry:
                 reference, model_id=model_id, model_name=model_name, version=version
             )
             return self._load_artifact(metadata.artifact)
-        except (ModelNotFoundError, IntegrityError) as exc:
+        except (ModelNotFoundError, IntegrityError, CorruptMetadataError) as exc:
             if strict:
                 raise
             logger.warning("load_model returned None: %s", exc)
@@ -1039,6 +1042,7 @@ class ModelRegistry:
 
     def delete_model(self, model_id: int) -> bool:
         """Delete a version: its record first, then its files. False if it did not exist."""
+        model_id = check_model_id(model_id)
         metadata = self.store.get(model_id)
         if metadata is None:
             return False
@@ -1144,6 +1148,7 @@ class ModelRegistry:
         """
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise InvalidInputError(f"step must be an integer >= 0, got {step!r}")
+        check_int("step", step, minimum=0)  # its version's sort key holds 20 digits
         if keep_last is not None and (isinstance(keep_last, bool) or keep_last < 1):
             raise InvalidInputError(f"keep_last must be an integer >= 1, got {keep_last!r}")
         draft = self._draft(
@@ -1237,8 +1242,12 @@ class ModelRegistry:
         )
         if keep_last is not None and (isinstance(keep_last, bool) or keep_last < 1):
             raise InvalidInputError(f"keep_last must be an integer >= 1, got {keep_last!r}")
-        if max_age is not None and max_age <= 0:
-            raise InvalidInputError(f"archived_max_age_days must be > 0, got {max_age!r}")
+        if max_age is not None and not (
+            isinstance(max_age, (int, float)) and 0 < max_age <= _MAX_AGE_DAYS
+        ):  # also refuses NaN and ages no timedelta can hold
+            raise InvalidInputError(
+                f"archived_max_age_days must be > 0 and at most {_MAX_AGE_DAYS}, got {max_age!r}"
+            )
         names = [check_name("model_name", model_name)] if model_name else self.store.model_names()
         doomed: dict[int, ModelMetadata] = {}
         for name in names:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from modelshelf.errors import (
+    CorruptMetadataError,
     DeserializationError,
     DuplicateVersionError,
     IntegrityError,
@@ -75,7 +76,7 @@ def exit_code_for(exc: BaseException) -> int:
     """The exit code for an error raised by the registry."""
     from modelshelf.bundle import ImportConflictError
 
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, (IntegrityError, CorruptMetadataError)):
         return EXIT_INTEGRITY
     if isinstance(exc, DeserializationError):
         return EXIT_MISSING_CODE

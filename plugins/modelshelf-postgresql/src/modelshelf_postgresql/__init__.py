@@ -462,18 +462,17 @@ class PostgresStore:
 
     # -- rows -------------------------------------------------------------------------
 
-    @staticmethod
-    def _row_to_metadata(row: Sequence[Any]) -> ModelMetadata:
+    def _row_to_metadata(self, row: Sequence[Any]) -> ModelMetadata:
         model_id, stage, description, data, tags, aliases = row
-        payload = json.loads(data)
-        payload.update(
-            model_id=model_id,
+        return converter.metadata_from_row(
+            model_id,
+            data,
             stage=stage,
             description=description,
-            tags=json.loads(tags) if tags else {},
-            aliases=sorted(aliases) if aliases else [],
+            tags=tags,
+            aliases=aliases,
+            location=f"row {model_id} of the models table at {self.location}",
         )
-        return converter.structure(payload, ModelMetadata)
 
     def _fetch(self, where: str, params: Sequence[Any], tail: str = "") -> list[ModelMetadata]:
         rows = self._read(f"{_SELECT} WHERE {where}{tail}", params)
@@ -925,7 +924,7 @@ class PostgresStore:
         if not rows:
             return None
         description, tags = rows[0]
-        return ModelInfo(model_name=model_name, description=description, tags=json.loads(tags))
+        return converter.model_info_from_row(model_name, description, tags, location=self.location)
 
     def set_model_info(self, info: ModelInfo) -> None:
         _check_tags(info.tags)
