@@ -371,6 +371,16 @@ LIMITS: list[tuple[str, Call, type[ModelShelfError], str]] = [
                 lambda r, m: r.set_model_info(EXISTING, tags={"owner": SURROGATE}),
                 "tags: owner",
             ),
+            (
+                "promote-reason",
+                lambda r, m: r.promote(f"{EXISTING}:1.0.0", reason=SURROGATE),
+                "reason",
+            ),
+            (
+                "alias-reason",
+                lambda r, m: r.set_alias(f"{EXISTING}:1.0.0", "champion", reason=SURROGATE),
+                "reason",
+            ),
         ]
     ],
 ]

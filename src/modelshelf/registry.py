@@ -49,6 +49,7 @@ from modelshelf.metadata import (
     check_metric_name,
     check_model_id,
     check_name,
+    check_unicode,
     draft_from_metadata,
     metadata_from_draft,
     to_training_info,
@@ -164,6 +165,13 @@ def _actor(user: str | None) -> str:
         return "unknown"
 
 
+def _check_reason(reason: object) -> None:
+    """An audit reason is text every store can keep (it is checked before any write)."""
+    if not isinstance(reason, str):
+        raise InvalidInputError(f"reason must be text, got {type(reason).__name__}")
+    check_unicode("reason", reason)
+
+
 def _location(storage_path: str | os.PathLike[str]) -> str:
     """The storage location as a string: a local path, or a URL with its scheme.
 
@@ -241,7 +249,7 @@ class ModelRegistry:
         )
         conf = self.settings
         self.plugins = PluginHost(plugins, load_entrypoints=load_entrypoints)
-        self.user = _actor(user)
+        self.user = check_unicode("user", _actor(user))
         self._signing_key = _signing_key(signing_key)
         self.serializer: Serializer = self._choose(
             SERIALIZER,
@@ -921,6 +929,7 @@ class ModelRegistry:
         moves it, archives the name's other Production version and records
         the audit event (``action``, with the version's id) in one locked
         transaction, and the after-hooks hear of every change."""
+        _check_reason(reason)
         self.plugins.before_stage_transition(
             registry=self, metadata=current, from_stage=current.stage, to_stage=target_stage
         )
@@ -999,6 +1008,7 @@ class ModelRegistry:
     def set_alias(self, reference: int | str, alias: str, *, reason: str = "") -> ModelMetadata:
         """Point ``alias`` (e.g. ``champion``) at a version; it moves if set before."""
         check_alias(alias)
+        _check_reason(reason)
         metadata = self.get_metadata(reference)
         self.store.set_alias(
             metadata.model_name, alias, metadata.model_id, actor=self.user, reason=reason
@@ -1008,6 +1018,7 @@ class ModelRegistry:
     def delete_alias(self, model_name: str, alias: str, *, reason: str = "") -> bool:
         check_name("model_name", model_name)
         check_alias(alias)
+        _check_reason(reason)
         previous = self.store.set_alias(model_name, alias, None, actor=self.user, reason=reason)
         return previous is not None
 
