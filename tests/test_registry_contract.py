@@ -11,6 +11,7 @@ import pytest
 from modelshelf import (
     AmbiguousVersionError,
     DuplicateVersionError,
+    IntegrityWarning,
     ModelMetadata,
     ModelNotFoundError,
     ModelRegistry,
@@ -105,7 +106,10 @@ def test_corrupted_file_gives_none_with_reason(
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    with caplog.at_level(logging.WARNING, logger="modelshelf"):
+    with (
+        caplog.at_level(logging.WARNING, logger="modelshelf"),
+        pytest.warns(IntegrityWarning, match="checksum mismatch"),
+    ):
         assert registry.load_model(model_id) is None
     assert "checksum mismatch" in caplog.text
 
@@ -115,7 +119,8 @@ def test_truncated_file_gives_none(registry: ModelRegistry, logistic: Any) -> No
     path = registry.storage.local_path(registry.get_metadata(model_id).artifact.key)
     assert path is not None
     path.write_bytes(path.read_bytes()[:100])
-    assert registry.load_model(model_id) is None
+    with pytest.warns(IntegrityWarning, match="checksum mismatch"):
+        assert registry.load_model(model_id) is None
 
 
 def test_list_all_by_type_by_min_f1_and_empty(

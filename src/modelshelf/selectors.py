@@ -20,7 +20,7 @@ The rules (see docs/decisions.md):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeGuard, TypeVar
 
 from attrs import frozen
 
@@ -50,18 +50,8 @@ def parse_model_id(value: object, field: str = "model_id") -> int:
     return value
 
 
-def _as_text(value: object, field: str) -> tuple[str, bool]:
-    """``value`` as a version string, and whether it was given as an int."""
-    if isinstance(value, bool):
-        raise InvalidInputError(f"{field} must be a string, got the bool {value!r}")
-    if isinstance(value, int):
-        return str(value), True
-    if not isinstance(value, str) or not value:
-        raise InvalidInputError(
-            f"{field} must be a non-empty string (or an int under the integer scheme), "
-            f"got {value!r}"
-        )
-    return value, False
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _int_refused(value: object, scheme: VersioningScheme) -> InvalidVersionError:
@@ -73,31 +63,40 @@ def _int_refused(value: object, scheme: VersioningScheme) -> InvalidVersionError
     )
 
 
+def _int_version(value: int, scheme: VersioningScheme) -> str:
+    """An int version as its decimal string, if the scheme takes that string."""
+    try:
+        return scheme.validate(str(value))
+    except InvalidInputError:
+        raise _int_refused(value, scheme) from None
+
+
 def parse_version(value: object, scheme: VersioningScheme, field: str = "version") -> str:
     """A version to look up, as the string the stores hold.
 
     An int is its decimal string when the scheme accepts that string, else
-    an :class:`InvalidVersionError`. A string is looked up as given: a
-    version another scheme wrote is still found.
+    an :class:`InvalidVersionError`. A string is looked up as given, so a
+    version recorded under another scheme (or imported) is still found.
     """
-    text, was_int = _as_text(value, field)
-    if was_int:
-        try:
-            scheme.validate(text)
-        except InvalidInputError:
-            raise _int_refused(value, scheme) from None
-    return text
+    if _is_int(value):
+        return _int_version(value, scheme)
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(
+            f"{field} must be a non-empty string (or an int under the integer scheme), "
+            f"got {value!r}"
+        )
+    return value
 
 
 def parse_requested_version(value: object, scheme: VersioningScheme) -> str:
-    """A version to record (``save_model(version=...)``): canonical and valid for the scheme."""
-    text, was_int = _as_text(value, "version")
-    try:
-        return scheme.validate(text)
-    except InvalidInputError:
-        if was_int:
-            raise _int_refused(value, scheme) from None
-        raise
+    """A version to record (``save_model(version=...)``): canonical and valid for the scheme.
+
+    Anything but an int goes to the scheme as given: it alone says what a
+    valid version is.
+    """
+    if _is_int(value):
+        return _int_version(value, scheme)
+    return scheme.validate(value)  # type: ignore[arg-type]
 
 
 def parse_step(value: object) -> int:
