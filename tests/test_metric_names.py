@@ -158,8 +158,14 @@ def test_the_check_costs_a_count_per_missing_metric_and_reads_no_versions(
     registry.store = counting  # type: ignore[assignment]
     with pytest.warns(UnknownMetricWarning, match="data_quality"):
         registry.get_best_model()
-    # The winner shows three metrics are recorded: data_quality costs one
-    # count, the scope one more; no version is read.
+    # The winner shows three metrics are recorded (and that the scope is not
+    # empty): data_quality costs one count; no version is read.
+    assert counting.calls == {"best": 1, "count": 1}
+    counting.calls.clear()
+    with pytest.warns(UnknownMetricWarning, match="f1_scor"):
+        assert registry.get_best_model(metric="f1_scor") is None
+    # Nothing ranked: one count for the metric, one to tell "no such metric"
+    # from "nothing in scope".
     assert counting.calls == {"best": 1, "count": 2}
     counting.calls.clear()
     assert registry.get_best_model(metric="f1") is not None

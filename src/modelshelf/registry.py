@@ -593,9 +593,9 @@ class ModelRegistry:
         """The version a reference names, or ModelNotFoundError."""
         ref = reference if isinstance(reference, Reference) else parse_reference(reference)
         if ref.version is not None:
-            ref = evolve(ref, version=parse_version(ref.version, self.versioning))
-        if ref.version is not None:
-            query = Query(model_name=ref.model_name, version=ref.version)
+            query = Query(
+                model_name=ref.model_name, version=parse_version(ref.version, self.versioning)
+            )
         elif ref.alias is not None:
             query = Query(model_name=ref.model_name, alias=ref.alias)
         elif ref.stage is not None:
@@ -835,16 +835,19 @@ class ModelRegistry:
         *,
         recorded: Iterable[str] = (),
         complete: bool = False,
+        found: bool = False,
     ) -> None:
         """Warn about each metric ``ranking`` names that no version in ``scope`` records.
 
-        ``recorded`` holds metrics known to be recorded in scope (the winner's,
-        or those of every row already read, ``complete``); only the others cost
-        a count query each, and the scope one more when one of them is missing.
-        Never reads the versions themselves. An empty scope warns about nothing.
+        ``recorded`` holds metrics known to be recorded in scope: the winner's
+        (``found``: the scope is not empty), or those of every row in a
+        non-empty scope already read (``complete``). Only the others cost a
+        count query each, and the scope one more when one is missing and
+        nothing was found. Never reads the versions themselves. An empty scope
+        warns about nothing.
         """
         seen = set(recorded)
-        named = [m for m in dict.fromkeys([*ranking.required, *(t.metric for t in ranking.terms)])]
+        named = dict.fromkeys([*ranking.required, *(t.metric for t in ranking.terms)])
         missing = [m for m in named if m not in seen]
         if missing and not complete:
             missing = [
@@ -854,7 +857,7 @@ class ModelRegistry:
                     evolve(scope, bounds=(*scope.bounds, MetricBound(name=metric)))
                 )
             ]
-            if missing and not self.store.count(scope):
+            if missing and not found and not self.store.count(scope):
                 return
         for metric in missing:
             effect = (
@@ -888,7 +891,11 @@ class ModelRegistry:
         scope = self._query(model_type=model_type, **filters)
         best = self.store.best(ranking, scope)
         self._warn_unknown_metrics(
-            ranking, source, scope, recorded=() if best is None else best.metrics
+            ranking,
+            source,
+            scope,
+            recorded=() if best is None else best.metrics,
+            found=best is not None,
         )
         return best
 
@@ -912,6 +919,7 @@ class ModelRegistry:
         no version in scope records gives an :class:`UnknownMetricWarning`.
         """
         ranking, source = self._ranking(metric)
+        shown = None if metric is None else check_metric_name(metric)
         scope = self._query(model_name=model_name, **filters)
         versions = self.store.find(scope)
         recorded: set[str] = set()
@@ -933,7 +941,7 @@ class ModelRegistry:
                 "version": m.version,
                 "stage": m.stage.value,
                 "metrics": dict(m.metrics),
-                "score": score if metric is None else m.metrics[metric],
+                "score": score if shown is None else m.metrics[shown],
             }
             for rank, (score, m) in enumerate(rows[:limit], start=1)
         ]
