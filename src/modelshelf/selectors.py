@@ -128,7 +128,7 @@ class Selector:
     version: str | None = None
     alias: str | None = None
     stage: Stage | None = None
-    #: How the caller named it, for messages (``"'rf:2' and model_id=3"``).
+    #: How the caller named it, for messages (``"'rf:2' with model_id=3"``).
     given: str = ""
 
     def reference(self) -> Reference | None:
