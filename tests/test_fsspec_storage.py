@@ -19,7 +19,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from modelshelf import ModelRegistry
-from modelshelf.errors import IntegrityError, InvalidInputError, StoreError
+from modelshelf.errors import IntegrityError, IntegrityWarning, InvalidInputError, StoreError
 from modelshelf.testing.contracts import ArtifactStoreContract
 from modelshelf_plugins.fsspec_storage import FsspecArtifactStore
 from modelshelf_plugins.local_storage import TEMP_MARKER, LocalArtifactStore
@@ -136,7 +136,8 @@ def test_registry_on_s3_saves_verifies_signs_and_loads(
         fs = fsspec.filesystem("s3")
         fs.pipe(f"{location}/models/{metadata.artifact.key}", b"not the model")
         fs.invalidate_cache()
-        assert registry.load_model(model_id) is None
+        with pytest.warns(IntegrityWarning, match="checksum mismatch"):
+            assert registry.load_model(model_id) is None
         with pytest.raises(IntegrityError):
             registry.load_model(model_id, strict=True)
         assert not registry.verify().ok

@@ -55,7 +55,7 @@ LAYERS: list[set[str]] = [
     {"metadata"},
     {"converter", "config", "query", "references"},
     {"protocols"},
-    {"hookspecs"},
+    {"hookspecs", "selectors"},
     {"plugins"},
     {"registry"},
     {"bundle", "report", "transfer", "testing"},

@@ -11,6 +11,9 @@ import pytest
 from modelshelf import (
     AmbiguousVersionError,
     DuplicateVersionError,
+    IntegrityWarning,
+    InvalidInputError,
+    InvalidVersionError,
     ModelMetadata,
     ModelNotFoundError,
     ModelRegistry,
@@ -20,6 +23,7 @@ from modelshelf import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 Data = tuple[np.ndarray, np.ndarray]
@@ -106,7 +110,10 @@ def test_corrupted_file_gives_none_with_reason(
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    with caplog.at_level(logging.WARNING, logger="modelshelf"):
+    with (
+        caplog.at_level(logging.WARNING, logger="modelshelf"),
+        pytest.warns(IntegrityWarning, match="checksum mismatch"),
+    ):
         assert registry.load_model(model_id) is None
     assert "checksum mismatch" in caplog.text
 
@@ -116,7 +123,8 @@ def test_truncated_file_gives_none(registry: ModelRegistry, logistic: Any) -> No
     path = registry.storage.local_path(registry.get_metadata(model_id).artifact.key)
     assert path is not None
     path.write_bytes(path.read_bytes()[:100])
-    assert registry.load_model(model_id) is None
+    with pytest.warns(IntegrityWarning, match="checksum mismatch"):
+        assert registry.load_model(model_id) is None
 
 
 def test_list_all_by_type_by_min_f1_and_empty(
@@ -291,3 +299,134 @@ def test_deleted_version_number_is_never_reused(registry: ModelRegistry, logisti
     with pytest.raises(RetiredVersionError, match=r"'1\.0\.2' and it was deleted"):
         registry.save_model(logistic, model_name="m", version="1.0.2")
     assert [m.version for m in registry.get_model_versions("m")] == ["1.0.0", "1.0.1", "1.0.3"]
+
+
+# -- canonical ids, versions and selectors: one answer on every store and scheme ------------
+
+
+@pytest.fixture(params=["semver", "integer"])
+def scheme(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def three(
+    make_registry: Any, store_name: str, scheme: str, logistic: Any
+) -> tuple[ModelRegistry, list[int], list[str]]:
+    """A registry on each store and scheme holding rf's first three versions."""
+    reg = make_registry(store=store_name, versioning=scheme)
+    ids = [
+        reg.save_model(logistic, model_name="rf", metrics={"f1": 0.5 + n / 10}) for n in range(3)
+    ]
+    return reg, ids, [reg.get_metadata(i).version for i in ids]
+
+
+def snapshot(reg: ModelRegistry) -> list[ModelMetadata]:
+    return reg.list_models() + reg.list_checkpoints("rf")
+
+
+def test_an_int_version_is_its_string_under_the_integer_scheme(
+    three: tuple[ModelRegistry, list[int], list[str]], scheme: str, logistic: Any, iris: Data
+) -> None:
+    reg, ids, versions = three
+    if scheme != "integer":
+        pytest.skip("ints name versions only under the integer scheme (next test)")
+    assert versions == ["1", "2", "3"]
+    second = ids[1]
+    assert reg.get_metadata(model_name="rf", version=2).model_id == second
+    assert reg.get_metadata(version=2).model_id == second
+    assert reg.resolve("rf:2").model_id == second
+    np.testing.assert_array_equal(
+        reg.load_model(model_name="rf", version=2).predict(iris[0]), logistic.predict(iris[0])
+    )
+    assert reg.transition_stage("rf", 2, "Production").model_id == second
+    assert reg.get_metadata(second).stage is Stage.PRODUCTION
+    assert reg.set_alias("rf:2", "champion").aliases == ("champion",)
+    assert reg.get_metadata("rf@champion", version=2).model_id == second
+    # Written with an int, recorded as the string, and the next one follows it.
+    assert reg.get_metadata(reg.save_model(logistic, model_name="rf", version=10)).version == "10"
+    assert reg.get_metadata(reg.save_model(logistic, model_name="rf")).version == "11"
+    with pytest.raises(DuplicateVersionError):
+        reg.save_model(logistic, model_name="rf", version=2)
+    template = reg.get_metadata(second)
+    path = reg.storage.local_path(template.artifact.key)
+    assert path is not None
+    imported = reg.import_version(template, {"": path}, version=12)
+    assert imported.version == "12"
+    reg.save_checkpoint(logistic, "rf", step=1)
+    promoted = reg.promote_checkpoint("rf", 1, version=20)
+    assert reg.get_metadata(promoted).version == "20"
+
+
+def test_an_int_version_is_refused_under_semver_and_nothing_changes(
+    three: tuple[ModelRegistry, list[int], list[str]], scheme: str, logistic: Any
+) -> None:
+    reg, _, _ = three
+    if scheme != "semver":
+        pytest.skip("under the integer scheme an int is a version (previous test)")
+    before = snapshot(reg)
+    calls: list[Callable[[], object]] = [
+        lambda: reg.save_model(logistic, model_name="rf", version=10),
+        lambda: reg.get_metadata(model_name="rf", version=2),
+        lambda: reg.load_model(model_name="rf", version=2),
+        lambda: reg.transition_stage("rf", 2, "Production"),
+        lambda: reg.get_metadata("rf:1.0.0", version=1),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidVersionError, match=r"semver.*int names a version only"):
+            call()
+    assert snapshot(reg) == before
+
+
+def test_ids_are_ints_everywhere_and_strings_are_references(
+    three: tuple[ModelRegistry, list[int], list[str]], logistic: Any
+) -> None:
+    reg, ids, _ = three
+    before = snapshot(reg)
+    refused: list[Callable[[], object]] = [
+        lambda: reg.load_model(model_id="1"),  # type: ignore[arg-type]
+        lambda: reg.load_model(model_id=True),
+        lambda: reg.get_metadata(model_id="1"),  # type: ignore[arg-type]
+        lambda: reg.get_metadata(True),
+        lambda: reg.delete_model("2"),  # type: ignore[arg-type]
+        lambda: reg.delete_model(True),
+        lambda: reg.load_checkpoint("rf", "1"),  # type: ignore[arg-type]
+    ]
+    for call in refused:
+        with pytest.raises(InvalidInputError, match=r"must be an int|must be a positive integer|step must be an integer"):
+            call()
+    with pytest.raises(InvalidInputError, match=r"pass int\('1'\)"):
+        reg.load_model(model_id="1", strict=True)  # type: ignore[arg-type]
+    assert snapshot(reg) == before
+    # A model may be named "1": the string is its reference, the int an id.
+    named_one = reg.save_model(logistic, model_name="1")
+    assert reg.get_metadata("1").model_id == named_one
+    assert reg.get_metadata(1).model_id == ids[0]
+    assert reg.delete_model(ids[1]) is True
+
+
+def test_selectors_that_contradict_each_other_are_refused(
+    three: tuple[ModelRegistry, list[int], list[str]], logistic: Any
+) -> None:
+    reg, ids, versions = three
+    reg.save_model(logistic, model_name="other")
+    reg.set_alias(f"rf:{versions[2]}", "champion")
+    first = f"rf:{versions[0]}"
+    contradictions: dict[str, Callable[[], object]] = {
+        "name": lambda: reg.get_metadata(first, model_name="other"),
+        "version": lambda: reg.get_metadata(first, version=versions[2]),
+        "id": lambda: reg.get_metadata(first, model_id=ids[2]),
+        "int and id": lambda: reg.get_metadata(ids[0], model_id=ids[1]),
+        "id and name": lambda: reg.get_metadata(model_id=ids[0], model_name="other"),
+        "alias": lambda: reg.get_metadata("rf@champion", version=versions[0]),
+        "stage": lambda: reg.get_metadata("rf/Production", model_id=ids[0]),
+        "load": lambda: reg.load_model(first, model_name="other"),
+    }
+    for what, call in contradictions.items():
+        with pytest.raises(InvalidInputError, match="contradict") as caught:
+            call()
+        assert not isinstance(caught.value, LookupError), what
+    # Selectors that agree are fine, and so is a name plus a version.
+    assert reg.get_metadata(first, model_name="rf", model_id=ids[0]).model_id == ids[0]
+    assert reg.get_metadata("rf@champion", version=versions[2]).model_id == ids[2]
+    assert reg.get_metadata("rf", version=versions[1]).model_id == ids[1]

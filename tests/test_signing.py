@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from modelshelf import IntegrityError, ModelRegistry
+from modelshelf import IntegrityError, IntegrityWarning, ModelRegistry
 
 if TYPE_CHECKING:
     from sklearn.linear_model import LogisticRegression
@@ -89,7 +89,8 @@ def forge_record(registry: ModelRegistry, model_id: int, data: bytes) -> None:
 
 
 def assert_refused(registry: ModelRegistry, model_id: int, marker: Path, reason: str) -> None:
-    assert registry.load_model(model_id) is None
+    with pytest.warns(IntegrityWarning, match=reason):
+        assert registry.load_model(model_id) is None
     with pytest.raises(IntegrityError, match=reason) as caught:
         registry.load_model(model_id, strict=True)
     assert registry.get_metadata(model_id).artifact.key in str(caught.value)
@@ -222,13 +223,18 @@ def test_signed_versions_still_load(
 def test_a_refusal_is_logged_with_its_reason(
     tmp_path: Path, marker: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """``load_model`` returns None, and the log says which file and why."""
+    """``load_model`` returns None, and the log and a warning say which file and why."""
     storage = tmp_path / "registry"
     with ModelRegistry(storage, signing_key=KEY) as signer:
         model_id = signer.save_model(Payload(marker), "signed")
         key = signer.get_metadata(model_id).artifact.key
-    with ModelRegistry(storage, signing_key="wrong") as registry, caplog.at_level("WARNING"):
+    with (
+        ModelRegistry(storage, signing_key="wrong") as registry,
+        caplog.at_level("WARNING"),
+        pytest.warns(IntegrityWarning, match="signature does not match") as warned,
+    ):
         assert registry.load_model(model_id) is None
+    assert key in str(warned[0].message)
     (record,) = [r for r in caplog.records if r.name == "modelshelf"]
     assert key in record.getMessage()
     assert "signature does not match" in record.getMessage()

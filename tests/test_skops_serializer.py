@@ -12,7 +12,13 @@ import pytest
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from modelshelf import IntegrityError, InvalidInputError, ModelRegistry, SerializationError
+from modelshelf import (
+    IntegrityError,
+    IntegrityWarning,
+    InvalidInputError,
+    ModelRegistry,
+    SerializationError,
+)
 
 pytest.importorskip("skops", reason="the skops extra is not installed")
 
@@ -82,7 +88,8 @@ def test_types_outside_the_defaults_are_refused_until_trusted(
         loaded = trusting.load_model(model_id, strict=True)
         assert (loaded.predict(iris[0]) == forest.predict(iris[0])).all()
     with ModelRegistry(storage, serializer="skops") as registry:
-        assert registry.load_model(model_id) is None
+        with pytest.warns(IntegrityWarning, match="untrusted types"):
+            assert registry.load_model(model_id) is None
         with pytest.raises(IntegrityError, match=f"untrusted types: {TREE}"):
             registry.load_model(model_id, strict=True)
 

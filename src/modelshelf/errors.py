@@ -224,12 +224,34 @@ class StoreError(ModelShelfError):
     """A metadata store or artifact storage failed underneath (driver or I/O error)."""
 
 
+class ModelShelfWarning(UserWarning):
+    """Root of every warning modelshelf emits: something was not what it seemed,
+    but the call still answered (filter them all with this one class)."""
+
+
+class IntegrityWarning(ModelShelfWarning):
+    """``load_model`` returned None because stored bytes failed verification.
+
+    The lenient path never hides tampering: the reason is logged and warned.
+    """
+
+
+class UnknownMetricWarning(ModelShelfWarning):
+    """A metric a ranking names (a scoring weight, ``metric=``) is recorded by
+    no version in scope, so it counts for nothing; ``metric`` names it."""
+
+    def __init__(self, metric: str, message: str) -> None:
+        super().__init__(message)
+        self.metric = metric
+
+
 __all__ = [
     "AmbiguousVersionError",
     "CorruptMetadataError",
     "DeserializationError",
     "DuplicateVersionError",
     "IntegrityError",
+    "IntegrityWarning",
     "InvalidInputError",
     "InvalidMetadataError",
     "InvalidReferenceError",
@@ -237,12 +259,14 @@ __all__ = [
     "MetadataValidationError",
     "ModelNotFoundError",
     "ModelShelfError",
+    "ModelShelfWarning",
     "NotFoundError",
     "PluginError",
     "PluginLoadError",
     "RetiredVersionError",
     "SerializationError",
     "StoreError",
+    "UnknownMetricWarning",
     "UnknownPluginError",
     "UnknownStageError",
     "VetoError",

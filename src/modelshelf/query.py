@@ -51,6 +51,14 @@ def _optional_model_name(value: object) -> str | None:
     return None if value is None else check_name("model_name", value)
 
 
+def _optional_version(value: object) -> str | None:
+    """Versions are compared as the strings the stores hold; the registry turns
+    what a caller gave (``2`` under the integer scheme) into one first."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidInputError(f"a query's version must be a string, got {value!r}")
+    return value
+
+
 def _optional_stage(value: object) -> Stage | None:
     return None if value is None else Stage.parse(value)
 
@@ -140,7 +148,7 @@ class Query:
 
     model_name: str | None = field(default=None, converter=_optional_model_name)
     model_type: str | None = None
-    version: str | None = None
+    version: str | None = field(default=None, converter=_optional_version)
     stage: Stage | None = field(default=None, converter=_optional_stage)
     alias: str | None = field(default=None, converter=_optional_alias)
     tags: dict[str, str] = field(factory=dict, converter=_to_tags)

@@ -18,6 +18,7 @@ import math
 import os
 import time
 import uuid
+import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -31,11 +32,13 @@ from modelshelf.errors import (
     DeserializationError,
     DuplicateVersionError,
     IntegrityError,
+    IntegrityWarning,
     InvalidInputError,
     ModelNotFoundError,
     ModelShelfError,
     SerializationError,
     StoreError,
+    UnknownMetricWarning,
 )
 from modelshelf.metadata import (
     ArtifactRef,
@@ -47,7 +50,6 @@ from modelshelf.metadata import (
     check_alias,
     check_int,
     check_metric_name,
-    check_model_id,
     check_name,
     check_unicode,
     draft_from_metadata,
@@ -67,9 +69,17 @@ from modelshelf.plugins import (
 from modelshelf.protocols import IMPORT_ACTION, ROLLBACK_ACTION, STAGE_ACTION, STAGE_ACTIONS
 from modelshelf.query import MetricBound, Query, Ranking
 from modelshelf.references import Reference, parse_reference
+from modelshelf.selectors import (
+    Selector,
+    parse_model_id,
+    parse_requested_version,
+    parse_selector,
+    parse_step,
+    parse_version,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     from modelshelf.protocols import (
         ArtifactStore,
@@ -319,7 +329,7 @@ class ModelRegistry:
         metrics: Mapping[str, float] | None = None,
         hyperparameters: Mapping[str, Any] | None = None,
         description: str | None = None,
-        version: str | None = None,
+        version: str | int | None = None,
         tags: Mapping[str, str] | None = None,
         *,
         stage: str | Stage | None = None,
@@ -421,7 +431,7 @@ class ModelRegistry:
         metrics: Mapping[str, float] | None,
         hyperparameters: Mapping[str, Any] | None,
         description: str | None,
-        version: str | None,
+        version: str | int | None,
         tags: Mapping[str, str] | None,
         stage: str | Stage | None,
         training_info: TrainingInfo | Mapping[str, Any] | None,
@@ -432,8 +442,7 @@ class ModelRegistry:
         check_name("model_name", model_name)
         for name in artifact_names:
             check_name("artifacts", name)
-        if version is not None:
-            version = self.versioning.validate(version)
+        version = None if version is None else parse_requested_version(version, self.versioning)
         training_info = to_training_info(training_info)
         if stage is None:
             stage = self.settings.default_stage
@@ -499,7 +508,7 @@ class ModelRegistry:
         template: ModelMetadata,
         files: Mapping[str, Path],
         *,
-        version: str | None,
+        version: str | int | None,
         stage: str | Stage | None = None,
         parent_id: int | None = None,
     ) -> ModelMetadata:
@@ -529,7 +538,7 @@ class ModelRegistry:
         for ref in refs.values():
             self._serializer_named(ref.serializer)
         if version is not None:
-            version = self.versioning.validate(version)
+            version = parse_requested_version(version, self.versioning)
             if self.store.count(Query(model_name=template.model_name, version=version)):
                 raise DuplicateVersionError(template.model_name, version)
         draft = draft_from_metadata(
@@ -604,7 +613,9 @@ class ModelRegistry:
         """The version a reference names, or ModelNotFoundError."""
         ref = reference if isinstance(reference, Reference) else parse_reference(reference)
         if ref.version is not None:
-            query = Query(model_name=ref.model_name, version=ref.version)
+            query = Query(
+                model_name=ref.model_name, version=parse_version(ref.version, self.versioning)
+            )
         elif ref.alias is not None:
             query = Query(model_name=ref.model_name, alias=ref.alias)
         elif ref.stage is not None:
@@ -628,31 +639,34 @@ class ModelRegistry:
         *,
         model_id: int | None = None,
         model_name: str | None = None,
-        version: str | None = None,
+        version: str | int | None = None,
     ) -> ModelMetadata:
-        """Find one version by id, reference, name and/or version; it must exist."""
-        if isinstance(reference, bool):
-            raise InvalidInputError(
-                f"model reference must be an int id or a string, got {reference!r}"
-            )
-        if isinstance(reference, int):
-            model_id = reference
-        elif isinstance(reference, str):
-            return self.resolve(reference)
-        elif reference is not None:
-            raise InvalidInputError(
-                f"model reference must be an int id or a string, got {reference!r}"
-            )
-        if model_id is not None:
-            found = self.store.get(check_model_id(model_id))
+        """Find one version by id, reference, name and/or version; it must exist.
+
+        Every selector given must fit the version found: one that contradicts
+        another (``get_metadata("a:1.0.0", model_name="b")``) is an
+        InvalidInputError, never silently outvoted.
+        """
+        selector = parse_selector(
+            reference,
+            model_id=model_id,
+            model_name=model_name,
+            version=version,
+            scheme=self.versioning,
+        )
+        return selector.check(self._select(selector))
+
+    def _select(self, selector: Selector) -> ModelMetadata:
+        """The version the most specific selector names; the caller checks the others."""
+        if selector.model_id is not None:
+            found = self.store.get(selector.model_id)
             if found is None:
-                raise ModelNotFoundError(f"no model version has id {model_id}")
+                raise ModelNotFoundError(f"no model version has id {selector.model_id}")
             return found
-        if model_name is not None:
-            check_name("model_name", model_name)
-            if version is None:
-                return self.resolve(Reference(model_name=model_name))
-            return self.resolve(Reference(model_name=model_name, version=version))
+        reference = selector.reference()
+        if reference is not None:
+            return self.resolve(reference)
+        version = selector.version
         if version is not None:
             matches = self.store.find(Query(version=version, limit=50))
             if not matches:
@@ -671,11 +685,15 @@ class ModelRegistry:
         *,
         model_id: int | None = None,
         model_name: str | None = None,
-        version: str | None = None,
+        version: str | int | None = None,
         strict: bool = False,
     ) -> Any:
         """Load a model, or return None (with a logged reason) if it is missing
-        or its bytes fail verification. ``strict=True`` raises instead."""
+        or its bytes fail verification. ``strict=True`` raises instead.
+
+        Failed verification also emits an :class:`IntegrityWarning`: a None
+        that hides tampered bytes must never pass for a plain "not there".
+        """
         try:
             metadata = self.get_metadata(
                 reference, model_id=model_id, model_name=model_name, version=version
@@ -685,6 +703,13 @@ class ModelRegistry:
             if strict:
                 raise
             logger.warning("load_model returned None: %s", exc)
+            if isinstance(exc, IntegrityError):
+                warnings.warn(
+                    IntegrityWarning(
+                        f"load_model returned None: {exc} (strict=True raises instead)"
+                    ),
+                    stacklevel=2,
+                )
             return None
 
     def load(self, reference: int | str) -> LoadedModel:
@@ -830,34 +855,117 @@ class ModelRegistry:
     def count_models(self, **filters: Any) -> int:
         return self.store.count(self._query(**filters))
 
+    def _ranking(self, metric: str | None) -> tuple[Ranking, str]:
+        """The ranking ``metric`` names (the scoring policy without one), and its
+        name for messages."""
+        if metric is None:
+            return self.scoring.ranking(), f"the scoring policy {self.scoring.name!r}"
+        return Ranking.by_metric(check_metric_name(metric)), f"metric={metric!r}"
+
+    def _warn_unknown_metrics(
+        self,
+        ranking: Ranking,
+        source: str,
+        scope: Query,
+        *,
+        recorded: Iterable[str] = (),
+        complete: bool = False,
+        found: bool = False,
+    ) -> None:
+        """Warn about each metric ``ranking`` names that no version in ``scope`` records.
+
+        ``recorded`` holds metrics known to be recorded in scope: the winner's
+        (``found``: the scope is not empty), or those of every row in a
+        non-empty scope already read (``complete``). Only the others cost a
+        count query each, and the scope one more when one is missing and
+        nothing was found. Never reads the versions themselves. An empty scope
+        warns about nothing.
+        """
+        seen = set(recorded)
+        named = dict.fromkeys([*ranking.required, *(t.metric for t in ranking.terms)])
+        missing = [m for m in named if m not in seen]
+        if missing and not complete:
+            missing = [
+                metric
+                for metric in missing
+                if not self.store.count(
+                    evolve(scope, bounds=(*scope.bounds, MetricBound(name=metric)))
+                )
+            ]
+            if missing and not found and not self.store.count(scope):
+                return
+        for metric in missing:
+            effect = (
+                "so no version can be ranked"
+                if metric in ranking.required
+                else "so it adds nothing to any score"
+            )
+            warnings.warn(
+                UnknownMetricWarning(
+                    metric,
+                    f"no version in scope records the metric {metric!r} that {source} "
+                    f"names, {effect}; check the name against your recorded metrics "
+                    "(scoring options: docs/querying.md)",
+                ),
+                stacklevel=3,
+            )
+
     def get_best_model(
         self, metric: str | None = None, model_type: str | None = None, **filters: Any
     ) -> ModelMetadata | None:
         """The best version by ``metric`` (its direction inferred from its name)
-        or, without one, by the registry's scoring policy; None if nothing ranks."""
-        ranking = (
-            self.scoring.ranking()
-            if metric is None
-            else Ranking.by_metric(check_metric_name(metric))
-        )
+        or, without one, by the registry's scoring policy; None if nothing ranks.
+
+        A metric the ranking names that no version in scope records gives an
+        :class:`UnknownMetricWarning`.
+        """
+        ranking, source = self._ranking(metric)
         for key in ("order_by", "descending", "limit", "offset"):
             if key in filters:
                 raise InvalidInputError(f"get_best_model does not take {key}=")
-        return self.store.best(ranking, self._query(model_type=model_type, **filters))
+        scope = self._query(model_type=model_type, **filters)
+        best = self.store.best(ranking, scope)
+        self._warn_unknown_metrics(
+            ranking,
+            source,
+            scope,
+            recorded=() if best is None else best.metrics,
+            found=best is not None,
+        )
+        return best
 
     def score(self, metadata: ModelMetadata) -> float | None:
         """The scoring policy's score of one version (None if it cannot be ranked)."""
         return self.scoring.ranking().score(metadata)
 
     def compare_models(
-        self, model_name: str | None = None, limit: int = 10, **filters: Any
+        self,
+        model_name: str | None = None,
+        limit: int = 10,
+        *,
+        metric: str | None = None,
+        **filters: Any,
     ) -> list[dict[str, Any]]:
-        """Versions ranked by the scoring policy, as rows ready for a table."""
+        """Versions ranked as rows ready for a table, best first.
+
+        Ranked by ``metric`` (its direction inferred from its name; ``score``
+        is then that metric's value) or, without one, by the scoring policy.
+        Versions the ranking cannot score are left out; a metric it names that
+        no version in scope records gives an :class:`UnknownMetricWarning`.
+        """
+        ranking, source = self._ranking(metric)
+        shown = None if metric is None else check_metric_name(metric)
+        scope = self._query(model_name=model_name, **filters)
+        versions = self.store.find(scope)
+        recorded: set[str] = set()
         rows = []
-        for metadata in self.store.find(self._query(model_name=model_name, **filters)):
-            score = self.score(metadata)
+        for metadata in versions:
+            recorded.update(metadata.metrics)
+            score = ranking.score(metadata)
             if score is not None:
                 rows.append((score, metadata))
+        if versions:
+            self._warn_unknown_metrics(ranking, source, scope, recorded=recorded, complete=True)
         rows.sort(key=lambda pair: (pair[0], pair[1].model_id), reverse=True)
         return [
             {
@@ -868,7 +976,7 @@ class ModelRegistry:
                 "version": m.version,
                 "stage": m.stage.value,
                 "metrics": dict(m.metrics),
-                "score": score,
+                "score": score if shown is None else m.metrics[shown],
             }
             for rank, (score, m) in enumerate(rows[:limit], start=1)
         ]
@@ -897,7 +1005,7 @@ class ModelRegistry:
     def transition_stage(
         self,
         model_name: str,
-        version: str,
+        version: str | int,
         stage: str | Stage,
         *,
         archive_existing: bool = True,
@@ -905,6 +1013,8 @@ class ModelRegistry:
     ) -> ModelMetadata:
         """Move a version to ``stage``. Promoting to Production archives the
         name's previous Production version unless ``archive_existing=False``."""
+        model_name = check_name("model_name", model_name)
+        version = parse_version(version, self.versioning)
         target_stage = Stage.parse(stage)
         current = self.get_metadata(model_name=model_name, version=version)
         return self._move_stage(
@@ -1053,7 +1163,7 @@ class ModelRegistry:
 
     def delete_model(self, model_id: int) -> bool:
         """Delete a version: its record first, then its files. False if it did not exist."""
-        model_id = check_model_id(model_id)
+        model_id = parse_model_id(model_id)
         metadata = self.store.get(model_id)
         if metadata is None:
             return False
@@ -1116,13 +1226,17 @@ class ModelRegistry:
         by_stage: dict[str, int] = {stage.value: 0 for stage in Stage}
         stored = 0
         versions = 0
+        recorded: set[str] = set()
         for metadata in self.store.find(Query()):
             versions += 1
+            recorded.update(metadata.metrics)
             by_name[metadata.model_name] = by_name.get(metadata.model_name, 0) + 1
             by_type[metadata.model_type] = by_type.get(metadata.model_type, 0) + 1
             by_stage[metadata.stage.value] += 1
             stored += metadata.artifact.size + sum(a.size for a in metadata.artifacts.values())
-        ranking = self.scoring.ranking()
+        ranking, source = self._ranking(None)
+        if versions:
+            self._warn_unknown_metrics(ranking, source, Query(), recorded=recorded, complete=True)
         best = {}
         for name in sorted(by_name):
             winner = self.store.best(ranking, Query(model_name=name))
@@ -1194,6 +1308,7 @@ class ModelRegistry:
 
     def load_checkpoint(self, model_name: str, step: int | None = None) -> LoadedModel:
         """The checkpoint at ``step``, or the latest one; raises if there is none."""
+        step = None if step is None else parse_step(step)
         query = Query(
             model_name=model_name,
             checkpoints=True,
@@ -1209,7 +1324,12 @@ class ModelRegistry:
         return self.load(found[0].model_id)
 
     def promote_checkpoint(
-        self, model_name: str, step: int | None = None, *, version: str | None = None, **extra: Any
+        self,
+        model_name: str,
+        step: int | None = None,
+        *,
+        version: str | int | None = None,
+        **extra: Any,
     ) -> int:
         """Release a checkpoint as a regular version (its parent_id points back)."""
         loaded = self.load_checkpoint(model_name, step)

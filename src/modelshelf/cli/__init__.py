@@ -12,13 +12,15 @@ Only this package imports click and rich; ``import modelshelf`` stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
@@ -30,6 +32,7 @@ from modelshelf.errors import (
     InvalidInputError,
     ModelNotFoundError,
     ModelShelfError,
+    ModelShelfWarning,
     NotFoundError,
     PluginError,
     UnknownPluginError,
@@ -37,7 +40,7 @@ from modelshelf.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     from modelshelf.metadata import ModelMetadata
     from modelshelf.registry import ModelRegistry
@@ -110,12 +113,39 @@ class Failure(click.ClickException):
         click.echo(f"error: {self.message}", err=True)
 
 
+@contextlib.contextmanager
+def _warnings_on_stderr() -> Iterator[None]:
+    """Print each modelshelf warning as one ``warning: ...`` line on stderr, every
+    time, whatever the warning filters say: a command's answer may hinge on it
+    (a scoring weight that matches no metric, a refused load)."""
+    shown = warnings.showwarning
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, ModelShelfWarning):
+            click.echo(f"warning: {' '.join(str(message).split())}", err=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ModelShelfWarning)
+        warnings.showwarning = show
+        yield
+
+
 class ShelfGroup(click.Group):
     """Turns registry errors into one-line messages and exit codes (unless --debug)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return self._invoke(ctx)
+            with _warnings_on_stderr():
+                return self._invoke(ctx)
         except Failure as exc:
             exc.as_json = bool(ctx.meta.get(_JSON_KEY))
             raise

@@ -37,6 +37,10 @@ Plugin choices made with `modelshelf init` are kept in the registry's
 A REFERENCE names one version: `NAME` (its latest version), `NAME:VERSION`,
 `NAME@ALIAS`, `NAME/STAGE`, or a numeric model id.
 
+Warnings (a metric the scoring policy or `--metric` names that no version
+records, a load refused by its checksum) are printed as `warning: ...` lines
+on stderr, also with `--json`; they do not change the exit code.
+
 """
 
 

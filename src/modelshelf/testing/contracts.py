@@ -994,6 +994,38 @@ class MetadataStoreContract(StoreGuarantees):
         assert (again.version, again.checkpoint) == ("40", True)
         assert again.model_id != first.model_id
 
+    # -- canonical inputs ----------------------------------------------------------
+    # However a caller spells an id or a version, the registry hands the store one
+    # form (an int id, a str version), so every store gives every spelling one answer.
+
+    def test_the_registry_hands_the_store_canonical_values_only(
+        self, store: MetadataStore, tmp_path: Path
+    ) -> None:
+        from modelshelf.registry import ModelRegistry
+        from modelshelf.testing.canonical import CanonicalInputsOnly
+
+        registry = ModelRegistry(
+            tmp_path / "canonical-inputs",
+            store=CanonicalInputsOnly(store),
+            versioning=ReferenceScheme(),
+        )
+        ids = [registry.save_model({"n": n}, "alpha", metrics={"f1": n / 10}) for n in (1, 2, 3)]
+        for spelled in (2, "2"):
+            assert registry.get_metadata(model_name="alpha", version=spelled).model_id == ids[1]
+            assert registry.get_metadata(version=spelled).model_id == ids[1]
+            assert registry.load_model(model_name="alpha", version=spelled) == {"n": 2}
+        assert registry.transition_stage("alpha", 2, "Production").model_id == ids[1]
+        assert registry.get_metadata("alpha/Production", version=2).model_id == ids[1]
+        assert registry.set_alias("alpha:3", "next").model_id == ids[2]
+        assert registry.get_metadata(registry.save_model({}, "alpha", version=10)).version == "10"
+        for wrong in ("1", True):
+            with pytest.raises(InvalidInputError):
+                registry.get_metadata(model_id=wrong)  # type: ignore[arg-type]
+            with pytest.raises(InvalidInputError):
+                registry.delete_model(wrong)  # type: ignore[arg-type]
+        assert registry.delete_model(ids[0]) is True
+        assert [m.version for m in registry.get_model_versions("alpha")] == ["2", "3", "10"]
+
 
 # ---------------------------------------------------------------------------
 # Artifact stores
