@@ -24,6 +24,7 @@ from modelshelf.errors import (
     StoreError,
     UnknownPluginError,
     UnknownStageError,
+    UnsafePathError,
     VetoError,
 )
 from modelshelf.metadata import ArtifactRef, ModelMetadata, Stage, TrainingInfo
@@ -64,6 +65,7 @@ __all__ = [
     "TrainingInfo",
     "UnknownPluginError",
     "UnknownStageError",
+    "UnsafePathError",
     "VerifyReport",
     "VetoError",
     "hookimpl",

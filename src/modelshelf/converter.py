@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 import cattrs
 from cattrs.preconf.json import JsonConverter
 from cattrs.preconf.json import make_converter as make_json_converter
+from cattrs.v import format_exception
 
-from modelshelf.errors import InvalidMetadataError, MetadataValidationError
+from modelshelf.errors import InvalidInputError, InvalidMetadataError, MetadataValidationError
 from modelshelf.metadata import ModelMetadata, Stage
 
 #: Bumped when the wire format changes incompatibly; readers refuse newer data.
@@ -42,6 +43,13 @@ def _structure_datetime(value: Any, _: type) -> datetime:
     if parsed.tzinfo is None:
         raise MetadataValidationError(f"datetime {value!r} has no timezone")
     return parsed.astimezone(timezone.utc)
+
+
+def _format_error(exc: BaseException, type_: type | None) -> str:
+    """Our validators' own words (field and rule) instead of cattrs' "invalid value"."""
+    if isinstance(exc, InvalidInputError):
+        return str(exc)
+    return format_exception(exc, type_)
 
 
 def make_converter() -> JsonConverter:
@@ -92,7 +100,7 @@ def structure(data: Any, cls: type[T]) -> T:
     try:
         return get_converter().structure(data, cls)
     except cattrs.BaseValidationError as exc:
-        messages = "; ".join(cattrs.transform_error(exc))
+        messages = "; ".join(cattrs.transform_error(exc, format_exception=_format_error))
         raise MetadataValidationError(f"stored metadata is invalid: {messages}") from exc
     except (InvalidMetadataError, MetadataValidationError):
         raise
