@@ -68,7 +68,7 @@ class Snapshot(io.BufferedIOBase):
         readinto = getattr(stream, "readinto", None)
         try:
             while size < limit:
-                chunk = mmap.mmap(-1, min(CHUNK_BYTES, limit - size))
+                chunk = _allocate(min(CHUNK_BYTES, limit - size))
                 chunks.append(chunk)
                 filled = _fill(chunk, stream, readinto, digest)
                 size += filled
@@ -111,12 +111,14 @@ class Snapshot(io.BufferedIOBase):
             wanted = min(len(out), self.size - self._position)
             done = 0
             while done < wanted:
-                index, start = divmod(self._position + done, CHUNK_BYTES)
+                index, start = divmod(self._position, CHUNK_BYTES)
                 with memoryview(self._chunk(index)) as source:
                     step = min(wanted - done, len(source) - start)
                     out[done : done + step] = source[start : start + step]
                 done += step
-        self._advance(done)
+                # Chunk by chunk: one large read (pickle fills a whole array
+                # this way) frees the copy as it goes instead of at the end.
+                self._advance(step)
         return done
 
     def readinto1(self, buffer: WriteableBuffer) -> int:
@@ -181,6 +183,17 @@ class Snapshot(io.BufferedIOBase):
                 chunk.close()  # unmapped: the memory goes back to the system now
                 self._chunks[index] = None
             self._released += CHUNK_BYTES
+
+
+def _allocate(size: int) -> mmap.mmap:
+    """Anonymous memory for one chunk, its pages mapped in one call where the
+    system can (Linux): a page fault per 4 KiB page, taken one by one while
+    reading, costs about as much as the read itself."""
+    populate = getattr(mmap, "MAP_POPULATE", 0)
+    if populate:
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | populate
+        return mmap.mmap(-1, size, flags=flags)
+    return mmap.mmap(-1, size)
 
 
 def _fill(chunk: mmap.mmap, stream: IO[bytes], readinto: Any, digest: Any) -> int:
