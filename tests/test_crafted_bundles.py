@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import tarfile
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from modelshelf import (
     InvalidMetadataError,
     ModelMetadata,
     ModelRegistry,
+    ModelShelfError,
     UnsafePathError,
     converter,
 )
@@ -51,15 +53,18 @@ if TYPE_CHECKING:
 #: Where a traversal aims: a directory beside the bundle, made to exist so a
 #: write that escaped would succeed (and be seen) rather than fail by luck.
 TRAVERSAL = "../../../../../../site-packages/evil"
+#: A store reading such a record back refuses it (naming the rule) or leaves it out.
+REFUSED_RECORD = r"must not contain '/'|no model"
 
 
-@pytest.fixture
+@pytest.fixture(params=["sqlite", "json"])
 def source(
+    request: pytest.FixtureRequest,
     make_registry: Callable[..., ModelRegistry],
     logistic: LogisticRegression,
     iris: tuple[np.ndarray, np.ndarray],
 ) -> ModelRegistry:
-    registry = make_registry(store="sqlite")
+    registry = make_registry(store=request.param)
     X, _ = iris
     registry.save_model(
         logistic,
@@ -120,7 +125,12 @@ def _archive(directory: Path) -> Path:
 
 
 def _everything_under(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.rglob("*")}
+    """Every path below ``root``, except the SQLite journal files a reopened registry adds."""
+    return {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if not p.name.endswith(("registry.db-wal", "registry.db-shm"))
+    }
 
 
 EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -174,51 +184,101 @@ def test_the_error_names_the_field_and_the_rule(source: ModelRegistry, tmp_path:
     assert f"artifacts: {TRAVERSAL!r} must not contain '/'" in str(raised.value)
 
 
-def _poison(registry: ModelRegistry, model_id: int, edit: Callable[[dict[str, Any]], None]) -> None:
-    """Rewrite a row the way a registry written before names were checked could hold it."""
-    path = registry.storage_path / "registry.db"
-    with sqlite3.connect(path) as db:
-        (data,) = db.execute("SELECT data FROM models WHERE id = ?", (model_id,)).fetchone()
-        payload = json.loads(data)
-        edit(payload)
-        db.execute("UPDATE models SET data = ? WHERE id = ?", (json.dumps(payload), model_id))
+def _store_of(registry: ModelRegistry) -> str:
+    return "sqlite" if (registry.storage_path / "registry.db").exists() else "json"
+
+
+def _poison(
+    registry: ModelRegistry, edit: Callable[[dict[str, Any]], None], opened: list[ModelRegistry]
+) -> Callable[[], ModelRegistry]:
+    """Rewrite the stored record the way a registry written before names were
+    checked could hold it, straight in the store's files; returns how to reopen it
+    (a store may already refuse to open a registry holding such a record)."""
+    registry.close()
+    store = _store_of(registry)
+    if store == "sqlite":
+        with sqlite3.connect(registry.storage_path / "registry.db") as db:
+            (data,) = db.execute("SELECT data FROM models").fetchone()
+            payload = json.loads(data)
+            edit(payload)
+            db.execute("UPDATE models SET data = ?", (json.dumps(payload),))
+        db.close()
+    else:
+        journal = registry.storage_path / "index.journal"
+        lines = []
+        for line in journal.read_text().splitlines():
+            entry = json.loads(line)
+            if entry.get("op") == "add":
+                edit(entry["data"])
+            lines.append(json.dumps(entry))
+        journal.write_text("\n".join(lines) + "\n")
+
+    def reopen() -> ModelRegistry:
+        opened.append(ModelRegistry(registry.storage_path, store=store))
+        return opened[-1]
+
+    return reopen
 
 
 def test_export_of_a_poisoned_record_writes_nothing_outside(
     source: ModelRegistry, tmp_path: Path, site_packages: Path
 ) -> None:
+    """However a store treats the bad record (refusing the row or the whole
+    registry), no export writes a file for it, inside or outside its target."""
     model_id = source.get_metadata("iris").model_id
-    _poison(source, model_id, EDITS["traversal-name-pth-key"])
+    opened: list[ModelRegistry] = []
+    reopen = _poison(source, EDITS["traversal-name-pth-key"], opened)
     (tmp_path / "out" / "a" / "b" / "c").mkdir(parents=True)
     before = _everything_under(tmp_path)
 
     for destination in ("bundle", "bundle.tar.gz"):
-        with pytest.raises(InvalidInputError, match="must not contain '/'"):
-            export_version(source, model_id, tmp_path / "out" / "a" / "b" / "c" / destination)
-    with pytest.raises(InvalidInputError, match="must not contain '/'"):
-        export_registry(source, tmp_path / "out" / "all")
+        with pytest.raises(ModelShelfError, match=REFUSED_RECORD):
+            export_version(reopen(), model_id, tmp_path / "out" / "a" / "b" / "c" / destination)
+    with pytest.raises(ModelShelfError, match=REFUSED_RECORD):
+        export_registry(reopen(), tmp_path / "out" / "all", model_name="iris")
     result = CliRunner().invoke(
         cli,
         ["export", str(model_id), "-o", str(tmp_path / "out" / "cli")],
-        env={"MODELSHELF_REGISTRY": str(source.storage_path)},
+        env={
+            "MODELSHELF_REGISTRY": str(source.storage_path),
+            "MODELSHELF_STORE": _store_of(source),
+        },
     )
     assert result.exit_code != 0, result.output
+    assert re.search(REFUSED_RECORD, result.stderr), result.stderr
 
     assert list(site_packages.iterdir()) == []
     assert _everything_under(tmp_path) == before
+    for registry in opened:
+        registry.close()
 
 
 def test_a_poisoned_record_is_not_transferred(
     source: ModelRegistry, tmp_path: Path, site_packages: Path
 ) -> None:
-    _poison(source, source.get_metadata("iris").model_id, EDITS["traversal-key"])
+    opened: list[ModelRegistry] = []
+    reopen = _poison(source, EDITS["traversal-key"], opened)
     destination = ModelRegistry(tmp_path / "destination", store="json")
-    with pytest.raises(InvalidInputError, match="not a safe relative key"):
-        transfer(source, destination)
+    with pytest.raises(ModelShelfError, match="not a safe relative key"):
+        transfer(reopen(), destination)
     assert destination.list_models() == []
     assert sorted(destination.storage.iter_keys()) == []
     assert list(site_packages.iterdir()) == []
     destination.close()
+    for registry in opened:
+        registry.close()
+
+
+def test_reading_a_poisoned_record_says_which_rule_it_breaks(source: ModelRegistry) -> None:
+    """Before any store-specific handling, the shared converter refuses the row."""
+    row = converter.unstructure(source.get_metadata("iris"))
+    EDITS["traversal-name-pth-key"](row)
+    with pytest.raises(InvalidInputError, match=f"artifacts: {TRAVERSAL!r} must not contain '/'"):
+        converter.structure(row, ModelMetadata)
+    row = converter.unstructure(source.get_metadata("iris"))
+    EDITS["traversal-key"](row)
+    with pytest.raises(InvalidInputError, match="not a safe relative key"):
+        converter.structure(row, ModelMetadata)
 
 
 def test_export_never_writes_outside_even_when_validation_is_bypassed(
