@@ -381,3 +381,21 @@ def test_local_storage_refuses_writes_through_a_symlink_out_of_its_root(
     with pytest.raises(UnsafePathError, match="not a safe relative path"):
         registry.storage.put("../../outside/x.pth", lambda out: out.write(b"owned"))
     assert list(outside.iterdir()) == []
+
+
+def test_fsspec_storage_on_local_files_refuses_a_symlink_out_of_its_root(
+    tmp_path: Path,
+) -> None:
+    from modelshelf_plugins.fsspec_storage import FsspecArtifactStore
+
+    storage = FsspecArtifactStore(f"file://{tmp_path / 'bucket'}")
+    stored = storage.put("iris/model.joblib", lambda out: out.write(b"model bytes"))
+    assert storage.open(stored.key).read() == b"model bytes"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "bucket" / "models" / "evil").symlink_to(outside)
+    with pytest.raises(UnsafePathError, match="outside the storage directory"):
+        storage.put("evil/x.pth", lambda out: out.write(b"owned"))
+    with pytest.raises(UnsafePathError, match="outside the storage directory"):
+        storage.open("evil/x.pth")
+    assert list(outside.iterdir()) == []
