@@ -265,5 +265,5 @@ def test_a_row_naming_a_file_outside_the_storage_is_refused_when_read(
             sql.SQL("UPDATE {}.models SET data = %s WHERE id = %s").format(sql.Identifier(schema)),
             (json.dumps(payload), added.model_id),
         )
-    with pytest.raises(ModelShelfError, match="'../../site-packages/evil' must not contain '/'"):
+    with pytest.raises(ModelShelfError, match="site-packages/evil' must not contain '/'"):
         store.get(added.model_id)
