@@ -33,9 +33,10 @@ METRIC_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/]{0,127}")
 ALIAS_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 #: What a stored file's key may end with: a dot and a few letters or digits
-#: (``.joblib``, ``.pkl``, ``.skops``). An export names files after it, so it
-#: can never carry a separator, a second dot or anything a shell treats specially.
-KEY_SUFFIX_PATTERN = re.compile(r"\.[A-Za-z0-9]{1,16}")
+#: (``.joblib``, ``.pkl``, ``.skops``), or up to three of them (``.pkl.gz``).
+#: An export names files after it, so it can never carry a separator or
+#: anything a shell treats specially.
+KEY_SUFFIX_PATTERN = re.compile(r"(?:\.[A-Za-z0-9]{1,16}){1,3}")
 
 JSONValue = Any
 
@@ -108,8 +109,8 @@ def check_key_suffix(field_name: str, value: object) -> str:
     if not isinstance(value, str) or not KEY_SUFFIX_PATTERN.fullmatch(value):
         raise InvalidMetadataError(
             field_name,
-            f"file extension {value!r} must be a dot and 1 to 16 letters or digits "
-            "(e.g. '.joblib')",
+            f"file extension {value!r} must be a dot and 1 to 16 letters or digits, "
+            "at most three times (e.g. '.joblib', '.pkl.gz')",
         )
     return value
 
