@@ -399,3 +399,15 @@ def test_fsspec_storage_on_local_files_refuses_a_symlink_out_of_its_root(
     with pytest.raises(UnsafePathError, match="outside the storage directory"):
         storage.open("evil/x.pth")
     assert list(outside.iterdir()) == []
+
+
+def test_compound_extensions_are_plain_enough() -> None:
+    from modelshelf.metadata import check_key_suffix
+
+    assert check_key_suffix("file_extension", ".pkl.gz") == ".pkl.gz"
+    assert check_key_suffix("file_extension", "") == ""
+    for bad in (".a.b.c.d", "pkl", ".pkl/", "..pkl", ".p kl", ".pkl\n"):
+        with pytest.raises(InvalidMetadataError, match="file extension"):
+            check_key_suffix("file_extension", bad)
+    key = "m/0af3.pkl.gz"
+    assert ArtifactRef(key=key, serializer="x", sha256="a" * 64, size=1).key == key
