@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from modelshelf import IntegrityError, ModelRegistry
+from modelshelf import IntegrityError, ModelRegistry, Provider, hookimpl
 from modelshelf.registry import IN_MEMORY_LOAD_LIMIT
 from modelshelf.snapshot import CHUNK_BYTES, Snapshot
 
@@ -183,13 +183,54 @@ def test_a_writer_racing_the_loads_never_gets_its_pickle_run(
 def test_large_models_load_with_every_bundled_serializer(
     make_registry: Callable[..., ModelRegistry],
 ) -> None:
-    """skops reads a zip archive, seeking back: it gets a full verified copy."""
+    """skops reads a zip archive: its directory first, then the members in order."""
     model = _big_model()
     for serializer in ("joblib", "cloudpickle", "skops"):
         registry = make_registry(serializer=serializer, store="json")
         model_id = registry.save_model(model, model_name=f"big-{serializer}")
         loaded = registry.load_model(model_id, strict=True)
         np.testing.assert_array_equal(loaded.coef_, model.coef_)
+
+
+class _RereadingSerializer:
+    """Reads its stream to the end, then rewinds and unpickles it: a serializer
+    that sniffs a whole file before loading it, as some formats do."""
+
+    name = "rereading"
+    file_extension = ".pkl"
+
+    def dump(self, obj: Any, stream: Any) -> None:
+        pickle.dump(obj, stream, protocol=5)
+
+    def load(self, stream: Any) -> Any:
+        stream.read()
+        stream.seek(0)
+        return pickle.load(stream)
+
+
+class _RereadingPlugin:
+    @hookimpl
+    def modelshelf_serializers(self) -> list[Provider[Any]]:
+        return [Provider(name="rereading", factory=_RereadingSerializer)]
+
+
+def test_a_serializer_that_seeks_back_gets_a_full_verified_copy(
+    make_registry: Callable[..., ModelRegistry], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = make_registry(serializer="rereading", plugins=[_RereadingPlugin()])
+    model = _big_model()
+    model_id = registry.save_model(model, model_name="big")
+    captures: list[bool] = []
+    capture = Snapshot.capture.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[Snapshot], stream: Any, *, limit: int, release: bool = True) -> Snapshot:
+        captures.append(release)
+        return capture(cls, stream, limit=limit, release=release)
+
+    monkeypatch.setattr(Snapshot, "capture", classmethod(counting))
+    loaded = registry.load_model(model_id, strict=True)
+    np.testing.assert_array_equal(loaded.coef_, model.coef_)
+    assert captures == [True, False]  # released memory was asked for: read again, keeping all
 
 
 def test_snapshot_gives_memory_back_as_it_is_read_forward() -> None:

@@ -709,7 +709,7 @@ class ModelRegistry:
             self._check(ref, hashlib.sha256(data).hexdigest(), len(data))
             return self._deserialize(serializer, ref, io.BytesIO(data))
         # Release memory as the serializer reads forward; one that seeks back
-        # into released bytes (a zip-based format) is given a full copy instead.
+        # into released bytes is given a full copy instead.
         for release in (True, False):
             with self._open_artifact(ref) as stream:
                 snapshot = Snapshot.capture(stream, limit=ref.size + 1, release=release)

@@ -12,7 +12,7 @@ Memory stays near the model's own size: the copy lives in chunks of
 anonymous memory, and while a serializer reads forward (joblib and pickle
 do) each chunk is returned to the operating system as soon as the reader
 has moved past it, so the model grows as the copy shrinks. A serializer that
-seeks back into released memory (one reading a zip archive, say) gets an
+seeks back into released memory (one that reads a file through before parsing it) gets an
 error instead of zeros and :attr:`Snapshot.rewound` is set; the caller then
 captures again with ``release=False``.
 """
