@@ -37,6 +37,9 @@ SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 #: An export names files after it, so it can never carry a separator or
 #: anything a shell treats specially.
 KEY_SUFFIX_PATTERN = re.compile(r"(?:\.[A-Za-z0-9]{1,16}){1,3}")
+#: Keys as the registry writes them (``name/<hex>.joblib``) pass with one
+#: match; anything else takes the part-by-part check, which says what is wrong.
+_PLAIN_KEY = re.compile(r"(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)*[A-Za-z0-9_-]+(?:\.[A-Za-z0-9]{1,16})?")
 
 JSONValue = Any
 
@@ -122,6 +125,9 @@ def check_artifact_key(field_name: str, value: object) -> str:
     control character) and the last part's extension, if any, passes
     :func:`check_key_suffix`, because exports and imports reuse it in file names.
     """
+    # Every stored row is re-validated on read: the common key is one match.
+    if type(value) is str and len(value) <= 1024 and _PLAIN_KEY.fullmatch(value):
+        return value
     if not isinstance(value, str):
         raise InvalidMetadataError(field_name, f"must be a string, got {type(value).__name__}")
     if (
