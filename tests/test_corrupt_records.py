@@ -345,7 +345,7 @@ def test_bundle_with_a_non_boolean_is_ensemble_is_refused(
     """``bool("no")`` is True: importing it would earn the composite ensemble bonus."""
     import hashlib
 
-    from modelshelf import MetadataValidationError
+    from modelshelf import IntegrityError, MetadataValidationError
     from modelshelf.bundle import CHECKSUMS, METADATA, export_version, import_bundle
 
     with ModelRegistry(tmp_path / "source", store="sqlite") as source:
@@ -359,7 +359,9 @@ def test_bundle_with_a_non_boolean_is_ensemble_is_refused(
     fixed = [f"{digest}  {METADATA}" if line.endswith(f"  {METADATA}") else line for line in lines]
     (bundle / CHECKSUMS).write_text("\n".join(fixed) + "\n")
     with ModelRegistry(tmp_path / "destination", store=store) as destination:
-        with pytest.raises(MetadataValidationError, match="is_ensemble"):
+        # A bundle whose metadata breaks a rule is refused as a tampered bundle.
+        with pytest.raises(IntegrityError, match="is_ensemble") as refused:
             import_bundle(destination, bundle)
+        assert isinstance(refused.value.__cause__, MetadataValidationError)
         assert destination.count_models() == 0
         assert list(destination.storage.iter_keys()) == []

@@ -53,7 +53,7 @@ def test_quickstart_example_runs(tmp_path: Path) -> None:
 LAYERS: list[set[str]] = [
     {"errors"},
     {"metadata"},
-    {"converter", "config", "query", "references"},
+    {"converter", "config", "query", "references", "snapshot"},
     {"protocols"},
     {"hookspecs", "selectors"},
     {"plugins"},

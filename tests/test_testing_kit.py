@@ -220,6 +220,7 @@ from modelshelf.metadata import Stage
 from modelshelf.query import Query
 from modelshelf.testing.contracts import MetadataStoreContract
 from modelshelf_plugins.sqlite_store import SqliteStore, where_clause
+import time
 
 
 class PromotesWithoutNameLock(SqliteStore):
@@ -234,6 +235,9 @@ class PromotesWithoutNameLock(SqliteStore):
         if archive_others and stage is Stage.PRODUCTION:
             found = self.find(Query(model_name=target.model_name, stage=Stage.PRODUCTION))
             others = [m for m in found if m.model_id != model_id]
+        # The gap between that read and the write below, widened so that the race
+        # shows on every run, however busy the machine is.
+        time.sleep(0.05)
         with self._write() as conn:
             for other in others:
                 conn.execute("UPDATE models SET stage = 'Archived' WHERE id = ?", (other.model_id,))

@@ -24,11 +24,12 @@ store, whose rename-and-fsync path is faster and durable.
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from modelshelf import hookimpl
-from modelshelf.errors import InvalidInputError, StoreError
+from modelshelf.errors import InvalidInputError, StoreError, UnsafePathError
 from modelshelf.protocols import ArtifactStore, Provider, StoredFile
 from modelshelf_plugins.local_storage import TEMP_MARKER, HashingWriter, check_key
 
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 
 #: Backends whose uploads become objects only when complete (PUT / multipart).
 COMMITTING_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "oss"})
+#: Backends whose paths are local files, where a symlink could lead out of the root.
+LOCAL_PROTOCOLS = frozenset({"file", "local"})
 
 
 class FsspecArtifactStore:
@@ -60,13 +63,22 @@ class FsspecArtifactStore:
         protocols = {protocols} if isinstance(protocols, str) else set(protocols)
         #: Whether this backend publishes an upload atomically when it completes.
         self.commits_uploads = bool(protocols & COMMITTING_PROTOCOLS)
+        #: The root as the operating system resolves it, when the files are local.
+        self._local_root = os.path.realpath(self.root) if protocols & LOCAL_PROTOCOLS else None
         # Object stores have no directories, and creating a bucket may be
         # forbidden; the first write reports a real problem.
         with contextlib.suppress(OSError, NotImplementedError):
             self.fs.makedirs(self.root, exist_ok=True)
 
     def path_for(self, key: str) -> str:
-        return f"{self.root}/{check_key(key)}"
+        path = f"{self.root}/{check_key(key)}"
+        if self._local_root is not None:
+            resolved = os.path.realpath(path)
+            if os.path.commonpath([resolved, self._local_root]) != self._local_root:
+                raise UnsafePathError(
+                    key, f"artifact key resolves to {resolved}, outside the storage directory"
+                )
+        return path
 
     def _key_of(self, path: str) -> str:
         path = self.fs._strip_protocol(path)

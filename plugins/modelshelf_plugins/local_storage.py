@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from modelshelf import hookimpl
-from modelshelf.errors import InvalidInputError, StoreError
+from modelshelf.errors import InvalidInputError, StoreError, UnsafePathError
 from modelshelf.protocols import ArtifactStore, Provider, StoredFile
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def check_key(key: str) -> str:
         or "\x00" in key
         or any(part in ("", ".", "..") for part in parts)
     ):
-        raise InvalidInputError(f"artifact key {key!r} is not a safe relative path")
+        raise UnsafePathError(key, "artifact key is not a safe relative path")
     return key
 
 
@@ -141,8 +141,8 @@ class LocalArtifactStore:
             return path
         resolved = path.resolve()
         if not resolved.is_relative_to(self._resolved_root):
-            raise InvalidInputError(
-                f"artifact key {key!r} resolves to {resolved}, outside the storage directory"
+            raise UnsafePathError(
+                key, f"artifact key resolves to {resolved}, outside the storage directory"
             )
         return path
 
@@ -152,7 +152,7 @@ class LocalArtifactStore:
         directory.mkdir(parents=True, exist_ok=True)
         fsync_directory(directory.parent)
         if not directory.resolve().is_relative_to(self._resolved_root):
-            raise InvalidInputError(f"{directory} resolves outside the storage directory")
+            raise UnsafePathError(str(directory), "resolves outside the storage directory")
 
     def put(self, key: str, write: Callable[[IO[bytes]], None]) -> StoredFile:
         path = self.path_for(key)

@@ -30,6 +30,7 @@ from modelshelf.errors import (
     UnknownMetricWarning,
     UnknownPluginError,
     UnknownStageError,
+    UnsafePathError,
     VetoError,
 )
 from modelshelf.metadata import ArtifactRef, ModelMetadata, Stage, TrainingInfo
@@ -76,6 +77,7 @@ __all__ = [
     "UnknownMetricWarning",
     "UnknownPluginError",
     "UnknownStageError",
+    "UnsafePathError",
     "VerifyReport",
     "VetoError",
     "hookimpl",

@@ -50,8 +50,9 @@ from modelshelf.errors import (
     IntegrityError,
     InvalidInputError,
     ModelNotFoundError,
+    UnsafePathError,
 )
-from modelshelf.metadata import ModelMetadata, Stage
+from modelshelf.metadata import ModelMetadata, Stage, check_key_suffix, check_name
 from modelshelf.query import Query
 
 if TYPE_CHECKING:
@@ -173,8 +174,28 @@ def _safe_relative(text: str, where: str) -> PurePosixPath:
         or path.is_absolute()
         or any(part in ("", ".", "..") for part in text.split("/"))
     ):
-        raise IntegrityError(where, f"unsafe path {text!r} (absolute, '..' or empty part)")
+        raise UnsafePathError(where, f"unsafe path {text!r} (absolute, '..' or empty part)")
     return path
+
+
+def _contained(root: Path, rel: str) -> Path:
+    """``root/rel`` for a file or directory about to be written there.
+
+    Every write into a bundle or an extraction directory goes through here,
+    so no name taken from metadata or an archive can put bytes outside
+    ``root``: the path must be relative without ``..``, no existing part of
+    it may be a symlink, and it must still resolve inside ``root``.
+    """
+    relative = _safe_relative(rel, str(root))
+    target = root.joinpath(*relative.parts)
+    probe = root
+    for part in relative.parts:
+        probe = probe / part
+        if probe.is_symlink():
+            raise UnsafePathError(str(probe), "is a symlink; refusing to write through it")
+    if not target.resolve().is_relative_to(root.resolve()):
+        raise UnsafePathError(str(target), f"resolves outside {root}; refusing to write it")
+    return target
 
 
 def _is_archive(path: Path) -> bool:
@@ -351,7 +372,7 @@ def _opened(path: Path) -> Iterator[Path]:
             with tarfile.open(path, "r:gz") as archive:
                 top = _check_members(archive, str(path))
                 for member in archive.getmembers():
-                    target = root / member.name.rstrip("/")
+                    target = _contained(root, member.name.rstrip("/"))
                     if member.isdir():
                         target.mkdir(parents=True, exist_ok=True)
                         continue
@@ -497,17 +518,26 @@ def _bundle_name(metadata: ModelMetadata) -> str:
     return f"{metadata.model_name}-{metadata.version}"
 
 
+def _file_name(stem: str, key: str) -> str:
+    """``stem`` plus the stored key's extension: the name a file gets in a bundle.
+
+    Checked again here, not only when the record was made, so a record that
+    got into a store before names were validated is refused, not exported.
+    """
+    return check_name("artifacts", stem) + check_key_suffix("key", PurePosixPath(key).suffix)
+
+
 def _write_version(registry: ModelRegistry, metadata: ModelMetadata, root: Path) -> None:
+    files = {"": f"model/{_file_name('model', metadata.artifact.key)}"}
+    for name, ref in metadata.artifacts.items():
+        files[name] = f"artifacts/{_file_name(name, ref.key)}"
     root.mkdir(parents=True)
     (root / "model").mkdir()
-    files = {"": f"model/model{PurePosixPath(metadata.artifact.key).suffix}"}
-    for name, ref in metadata.artifacts.items():
-        files[name] = f"artifacts/{name}{PurePosixPath(ref.key).suffix}"
     if metadata.artifacts:
         (root / "artifacts").mkdir()
     for name, rel in files.items():
         ref = metadata.artifact if name == "" else metadata.artifacts[name]
-        _copy_verified(registry, ref.key, ref.sha256, ref.size, root / rel)
+        _copy_verified(registry, ref.key, ref.sha256, ref.size, _contained(root, rel))
     (root / METADATA).write_text(converter.dumps(metadata) + "\n")
     _write_json(
         root / MANIFEST,
@@ -590,7 +620,7 @@ def export_registry(
             if progress:
                 progress(done, len(versions), metadata.reference)
             name = f"versions/{metadata.model_id:06d}-{_bundle_name(metadata)}"
-            _write_version(registry, metadata, root / name)
+            _write_version(registry, metadata, _contained(root, name))
             names.append(name)
         if progress:
             progress(len(versions), len(versions), "")
@@ -624,7 +654,13 @@ def read_bundle(registry: ModelRegistry, root: Path) -> VerifiedBundle:
     """Check an extracted version bundle completely; raise on the first problem."""
     signed, checked, listed = _check_checksums(root, registry)
     manifest = _read_manifest(root, MANIFEST, BUNDLE_FORMAT)
-    metadata = converter.loads((root / METADATA).read_bytes())
+    try:
+        metadata = converter.loads((root / METADATA).read_bytes())
+    except InvalidInputError as exc:
+        # Its checksums passed, so these bytes were written this way on purpose.
+        raise IntegrityError(
+            str(root / METADATA), f"not valid metadata, refusing the bundle: {exc}"
+        ) from exc
     model = manifest.get("model")
     artifacts = manifest.get("artifacts")
     if not isinstance(model, str) or not isinstance(artifacts, dict):

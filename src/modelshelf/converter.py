@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import cattrs
 from cattrs.preconf.json import JsonConverter
 from cattrs.preconf.json import make_converter as make_json_converter
+from cattrs.v import format_exception
 
 from modelshelf.errors import (
     CorruptMetadataError,
@@ -112,6 +113,13 @@ def _structure_container(kind: type) -> Any:
     return structure
 
 
+def _format_error(exc: BaseException, type_: type | None) -> str:
+    """Our validators' own words (field and rule) instead of cattrs' "invalid value"."""
+    if isinstance(exc, InvalidInputError):
+        return str(exc)
+    return format_exception(exc, type_)
+
+
 def make_converter() -> JsonConverter:
     """Build the private converter; never touches cattrs' global one."""
     converter = make_json_converter()
@@ -171,7 +179,7 @@ def structure(data: Any, cls: type[T]) -> T:
     try:
         return get_converter().structure(data, cls)
     except cattrs.BaseValidationError as exc:
-        messages = "; ".join(cattrs.transform_error(exc))
+        messages = "; ".join(cattrs.transform_error(exc, format_exception=_format_error))
         raise MetadataValidationError(f"stored metadata is invalid: {messages}") from exc
     except (InvalidMetadataError, MetadataValidationError):
         raise

@@ -224,6 +224,19 @@ class StoreError(ModelShelfError):
     """A metadata store or artifact storage failed underneath (driver or I/O error)."""
 
 
+class UnsafePathError(InvalidInputError, IntegrityError):
+    """A path would leave the directory it must stay in; nothing was written there.
+
+    Raised for ``..``, absolute paths and symlinks that lead out of a bundle,
+    an extraction directory or the storage root. It is bad input (a
+    ``ValueError``) and an integrity failure at once: such a path only comes
+    from a crafted bundle or a tampered record.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        IntegrityError.__init__(self, path, message)
+
+
 class ModelShelfWarning(UserWarning):
     """Root of every warning modelshelf emits: something was not what it seemed,
     but the call still answered (filter them all with this one class)."""
@@ -269,6 +282,7 @@ __all__ = [
     "UnknownMetricWarning",
     "UnknownPluginError",
     "UnknownStageError",
+    "UnsafePathError",
     "VetoError",
 ]
 

@@ -41,6 +41,14 @@ INT64_MAX = 2**63 - 1
 #: most; deeper (or self-referencing) values are refused instead of
 #: exhausting Python's recursion limit in every reader.
 MAX_JSON_DEPTH = 100
+#: What a stored file's key may end with: a dot and a few letters or digits
+#: (``.joblib``, ``.pkl``, ``.skops``), or up to three of them (``.pkl.gz``).
+#: An export names files after it, so it can never carry a separator or
+#: anything a shell treats specially.
+KEY_SUFFIX_PATTERN = re.compile(r"(?:\.[A-Za-z0-9]{1,16}){1,3}")
+#: Keys as the registry writes them (``name/<hex>.joblib``) pass with one
+#: match; anything else takes the part-by-part check, which says what is wrong.
+_PLAIN_KEY = re.compile(r"(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)*[A-Za-z0-9_-]+(?:\.[A-Za-z0-9]{1,16})?")
 
 JSONValue = Any
 
@@ -155,6 +163,51 @@ def check_name(field_name: str, value: object) -> str:
             f"{value!r} may use only letters, digits, '.', '_' and '-', "
             "and must start with a letter or digit",
         )
+    return value
+
+
+def check_key_suffix(field_name: str, value: object) -> str:
+    """Validate a file extension (``""`` for none) that keys and exported names end with."""
+    if value == "":
+        return ""
+    if not isinstance(value, str) or not KEY_SUFFIX_PATTERN.fullmatch(value):
+        raise InvalidMetadataError(
+            field_name,
+            f"file extension {value!r} must be a dot and 1 to 16 letters or digits, "
+            "at most three times (e.g. '.joblib', '.pkl.gz')",
+        )
+    return value
+
+
+def check_artifact_key(field_name: str, value: object) -> str:
+    """Validate a storage key: a relative POSIX path that stays where it is put.
+
+    Every part is a plain name (no ``..``, ``.``, empty part, backslash or
+    control character) and the last part's extension, if any, passes
+    :func:`check_key_suffix`, because exports and imports reuse it in file names.
+    """
+    # Every stored row is re-validated on read: the common key is one match.
+    if type(value) is str and len(value) <= 1024 and _PLAIN_KEY.fullmatch(value):
+        return value
+    if not isinstance(value, str):
+        raise InvalidMetadataError(field_name, f"must be a string, got {type(value).__name__}")
+    if (
+        not value
+        or len(value) > 1024
+        or value.startswith("/")
+        or "\\" in value
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+        or any(part in ("", ".", "..") for part in value.split("/"))
+    ):
+        raise InvalidMetadataError(
+            field_name,
+            f"{value!r} is not a safe relative key (absolute, '..', '.', empty part, "
+            "backslash or control character)",
+        )
+    last = value.rsplit("/", 1)[-1]
+    stem, dot, extension = last.rpartition(".")
+    if dot and stem:
+        check_key_suffix(field_name, f".{extension}")
     return value
 
 
@@ -363,6 +416,10 @@ def _name_validator(instance: object, attribute: Any, value: Any) -> None:
     check_name(attribute.name, value)
 
 
+def _key_validator(instance: object, attribute: Any, value: Any) -> None:
+    check_artifact_key(attribute.name, value)
+
+
 def _positive_id(instance: object, attribute: Any, value: Any) -> None:
     check_model_id(value, attribute.name)
 
@@ -496,11 +553,29 @@ def to_training_info(value: object) -> TrainingInfo:
 class ArtifactRef:
     """Where one stored file lives and what its bytes must hash to."""
 
-    key: str
+    key: str = field(validator=_key_validator)
     serializer: str
     sha256: str = field(validator=_sha256_validator)
     size: int = field(validator=_size_validator)
     signature: str | None = None
+
+
+def _to_artifacts(value: object) -> dict[str, ArtifactRef]:
+    """Auxiliary artifacts by name; a name becomes a file name on export,
+    so it follows the model-name rule (no separator, no ``..``)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidMetadataError("artifacts", f"must be a mapping, got {type(value).__name__}")
+    artifacts: dict[str, ArtifactRef] = {}
+    for name, ref in value.items():
+        check_name("artifacts", name)
+        if not isinstance(ref, ArtifactRef):
+            raise InvalidMetadataError(
+                "artifacts", f"{name}: must be an ArtifactRef, got {type(ref).__name__}"
+            )
+        artifacts[name] = ref
+    return artifacts
 
 
 @frozen(kw_only=True)
@@ -518,7 +593,7 @@ class _VersionFields:
     training_info: TrainingInfo = field(factory=TrainingInfo, converter=to_training_info)
     feature_names: tuple[str, ...] = field(default=(), converter=_to_feature_names)
     artifact: ArtifactRef
-    artifacts: dict[str, ArtifactRef] = field(factory=dict)
+    artifacts: dict[str, ArtifactRef] = field(factory=dict, converter=_to_artifacts)
     parent_id: int | None = field(default=None, validator=_optional_positive_id)
     checkpoint: bool = False
 

@@ -21,7 +21,7 @@ import uuid
 import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import evolve, frozen
 
@@ -49,6 +49,7 @@ from modelshelf.metadata import (
     TrainingInfo,
     check_alias,
     check_int,
+    check_key_suffix,
     check_metric_name,
     check_name,
     check_unicode,
@@ -77,6 +78,7 @@ from modelshelf.selectors import (
     parse_step,
     parse_version,
 )
+from modelshelf.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -95,9 +97,11 @@ logger = logging.getLogger("modelshelf")
 T = TypeVar("T")
 
 DEFAULT_STORAGE_PATH = Path("data/models/registry")
-#: Files up to this size are read once into memory, hashed and deserialized
-#: from the buffer; larger ones are hashed in a streaming pass first so peak
-#: memory stays near the model's own size.
+#: Files up to this size are read once into one buffer, hashed and
+#: deserialized from it; larger ones are captured in a :class:`Snapshot`,
+#: which gives its memory back as the serializer reads, so peak memory stays
+#: near the model's own size. Either way only bytes that were hashed are
+#: ever deserialized: the stored file is never read a second time.
 IN_MEMORY_LOAD_LIMIT = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
 _PENDING_SHA = "0" * 64
@@ -200,21 +204,6 @@ def _signing_key(key: str | bytes | None) -> bytes | None:
     if key is None:
         return None
     return key.encode() if isinstance(key, str) else bytes(key)
-
-
-def _hash_stream(stream: IO[bytes]) -> tuple[str, int]:
-    """SHA-256 and size of the rest of ``stream``.
-
-    In 1 MiB chunks, each hashed while it is still in the CPU cache: larger
-    chunks, or hashing on a second thread while the next is read, measured
-    slower on a busy two-core machine.
-    """
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := stream.read(_CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size
 
 
 class ModelRegistry:
@@ -481,7 +470,8 @@ class ModelRegistry:
 
     def _write_object(self, model_name: str, obj: Any, written: list[str]) -> ArtifactRef:
         serializer = self.serializer
-        key = f"{model_name}/{uuid.uuid4().hex}{serializer.file_extension}"
+        extension = check_key_suffix("file_extension", serializer.file_extension)
+        key = f"{model_name}/{uuid.uuid4().hex}{extension}"
 
         def write(stream: IO[bytes]) -> None:
             try:
@@ -530,6 +520,8 @@ class ModelRegistry:
         an imported version.
         """
         refs = {"": template.artifact, **template.artifacts}
+        for name in template.artifacts:  # the record is checked again before writing
+            check_name("artifacts", name)
         if set(files) != set(refs):
             raise InvalidInputError(
                 f"import_version: files {sorted(files)} do not match the recorded "
@@ -569,7 +561,7 @@ class ModelRegistry:
     def _copy_file(
         self, model_name: str, source: Path, expected: ArtifactRef, written: list[str]
     ) -> ArtifactRef:
-        suffix = Path(expected.key).suffix
+        suffix = check_key_suffix("key", Path(expected.key).suffix)
         key = f"{model_name}/{uuid.uuid4().hex}{suffix}"
 
         def write(stream: IO[bytes]) -> None:
@@ -744,23 +736,43 @@ class ModelRegistry:
             if not hmac.compare_digest(expected, ref.signature):
                 raise IntegrityError(ref.key, "signature does not match (wrong key or tampering)")
 
-    def _load_artifact(self, ref: ArtifactRef) -> Any:
-        serializer = self._serializer_named(ref.serializer)
+    def _open_artifact(self, ref: ArtifactRef) -> IO[bytes]:
         try:
-            stream = self.storage.open(ref.key)
+            return self.storage.open(ref.key)
         except (OSError, InvalidInputError) as exc:
             # InvalidInputError: the stored key now resolves outside the root
             # (a directory swapped for a symlink); refuse it like a bad file.
             raise IntegrityError(ref.key, f"artifact cannot be read: {exc}") from exc
-        with stream:
-            if ref.size <= IN_MEMORY_LOAD_LIMIT:
+
+    def _load_artifact(self, ref: ArtifactRef) -> Any:
+        """Deserialize the bytes whose digest was checked, and only those.
+
+        The file is read once, into memory this process owns; whoever can
+        write to the storage may change the file afterwards, but not the
+        copy the serializer reads.
+        """
+        serializer = self._serializer_named(ref.serializer)
+        if ref.size <= IN_MEMORY_LOAD_LIMIT:
+            with self._open_artifact(ref) as stream:
                 data = stream.read(ref.size + 1)
-                self._check(ref, hashlib.sha256(data).hexdigest(), len(data))
-                return self._deserialize(serializer, ref, io.BytesIO(data))
-            sha256, size = _hash_stream(stream)
-            self._check(ref, sha256, size)
-            stream.seek(0)
-            return self._deserialize(serializer, ref, stream)
+            self._check(ref, hashlib.sha256(data).hexdigest(), len(data))
+            return self._deserialize(serializer, ref, io.BytesIO(data))
+        # Release memory as the serializer reads forward; one that seeks back
+        # into released bytes is given a full copy instead.
+        for release in (True, False):
+            with self._open_artifact(ref) as stream:
+                snapshot = Snapshot.capture(stream, limit=ref.size + 1, release=release)
+            with snapshot:
+                self._check(ref, snapshot.sha256, snapshot.size)
+                try:
+                    model = self._deserialize(serializer, ref, cast("IO[bytes]", snapshot))
+                except IntegrityError:
+                    if not snapshot.rewound:
+                        raise
+                    continue
+                if not snapshot.rewound:
+                    return model
+        raise IntegrityError(ref.key, "the serializer could not read its verified copy")
 
     @staticmethod
     def _deserialize(serializer: Serializer, ref: ArtifactRef, stream: IO[bytes]) -> Any:

@@ -42,7 +42,7 @@ from modelshelf.query import Query
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from modelshelf.metadata import ArtifactRef, ModelMetadata
+    from modelshelf.metadata import ArtifactRef, ModelDraft, ModelMetadata
     from modelshelf.protocols import AuditEvent
     from modelshelf.registry import ModelRegistry
 
@@ -89,7 +89,7 @@ def _all_versions(registry: ModelRegistry) -> list[ModelMetadata]:
     return sorted(rows, key=lambda m: m.model_id)
 
 
-def _refs(metadata: ModelMetadata) -> list[ArtifactRef]:
+def _refs(metadata: ModelMetadata | ModelDraft) -> list[ArtifactRef]:
     return [metadata.artifact, *metadata.artifacts.values()]
 
 
@@ -169,12 +169,13 @@ class _Mover:
             self.ids[metadata.model_id] = there.model_id
             self.counts["versions_skipped"] += 1
             return
-        for ref in _refs(metadata):
-            self.copy_artifact(ref)
+        # The draft first: it validates every name and key before anything is written.
         draft = draft_from_metadata(
             metadata,
             parent_id=None if metadata.parent_id is None else self.ids.get(metadata.parent_id),
         )
+        for ref in _refs(draft):
+            self.copy_artifact(ref)
         added = self.destination.store.add(draft, self.destination.versioning)
         self.existing(metadata.model_name, metadata.checkpoint)[added.version] = added
         self.ids[metadata.model_id] = added.model_id

@@ -13,7 +13,12 @@ from psycopg import sql
 from sklearn.linear_model import LogisticRegression
 
 from modelshelf import ModelRegistry
-from modelshelf.errors import DuplicateVersionError, InvalidMetadataError, StoreError
+from modelshelf.errors import (
+    DuplicateVersionError,
+    InvalidMetadataError,
+    ModelShelfError,
+    StoreError,
+)
 from modelshelf.metadata import ArtifactRef, ModelDraft, Stage
 from modelshelf.query import MetricBound, Query, Ranking
 
@@ -237,3 +242,28 @@ def test_psycopg_errors_never_escape_raw(store: PostgresStore) -> None:
     with pytest.raises(StoreError):
         store.explain("SELECT * FROM no_such_table")
     assert not isinstance(StoreError("x"), psycopg.Error)
+
+
+def test_a_row_naming_a_file_outside_the_storage_is_refused_when_read(
+    store: PostgresStore, modelshelf_postgresql_url: str
+) -> None:
+    """A row written before artifact names were checked (or edited in the
+    database) is refused by the same metadata rules as any other input."""
+    import json
+
+    added = store.add(draft(artifacts={"scaler": REF}), Scheme())
+    schema = modelshelf_postgresql_url.rsplit("schema=", 1)[1]
+    with connect(modelshelf_postgresql_url) as conn:
+        (data,) = conn.execute(
+            sql.SQL("SELECT data FROM {}.models WHERE id = %s").format(sql.Identifier(schema)),
+            (added.model_id,),
+        ).fetchone()  # type: ignore[misc]
+        payload = json.loads(data)
+        payload["artifacts"]["../../site-packages/evil"] = payload["artifacts"].pop("scaler")
+        payload["artifacts"]["../../site-packages/evil"]["key"] = "m/a.pth"
+        conn.execute(
+            sql.SQL("UPDATE {}.models SET data = %s WHERE id = %s").format(sql.Identifier(schema)),
+            (json.dumps(payload), added.model_id),
+        )
+    with pytest.raises(ModelShelfError, match="site-packages/evil' must not contain '/'"):
+        store.get(added.model_id)

@@ -268,7 +268,7 @@ def _draw_fields(draw: st.DrawFn, overrides: dict[str, Any]) -> dict[str, Any]:
         "artifact": pick("artifact", artifact_refs(model_name=name)),
         "artifacts": pick(
             "artifacts",
-            st.dictionaries(metric_names(), artifact_refs(model_name=name), max_size=2),
+            st.dictionaries(model_names(max_size=20), artifact_refs(model_name=name), max_size=2),
         ),
         "parent_id": pick("parent_id", st.none() | st.integers(min_value=1, max_value=2**31)),
         "checkpoint": pick("checkpoint", st.just(False)),
