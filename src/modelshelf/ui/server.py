@@ -25,12 +25,15 @@ WILDCARDS = ("0.0.0.0", "::", "")
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening-ready TCP socket on ``host:port`` (``port=0``: any free one)."""
+    """A listening TCP socket on ``host:port`` (``port=0``: any free one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listening now: a browser opening the printed URL at once waits in the
+        # backlog instead of being refused while uvicorn starts.
+        sock.listen(128)
     except OSError:
         sock.close()
         raise
