@@ -63,6 +63,9 @@ def drafts(count: int, name: str, seed: int) -> list[Any]:
                 tags={"team": "vision"} if i % 10 == 0 else {},
                 stage=stages.get(i, Stage.NONE),
                 created_at=start + timedelta(seconds=i),
+                # Explicit versions: the store checks one index entry per add, where
+                # asking it for the next version would scan the name's versions each time.
+                requested_version=f"1.{i // 1000}.{i % 1000}",
                 training_info=TrainingInfo(dataset="bench.csv", n_samples=150),
                 artifact=ArtifactRef(
                     key=f"bulk/{name}/{i}.joblib", serializer="joblib", sha256="0" * 64, size=1

@@ -311,16 +311,48 @@ def home_data(registry: ModelRegistry, search: str, tag_text: str, page: int) ->
     return {"names": rows, "total": len(names), "page": page, "pages": pages, "events": events}
 
 
+def page_of(
+    registry: ModelRegistry, query: dict[str, Any], filters: VersionFilters, total: int
+) -> list[ModelMetadata]:
+    """One page of versions, read from whichever end of the order is nearer.
+
+    A store reaches ``offset`` by walking past that many rows, so the last page
+    of 100,000 would cost a walk through all of them. Past the middle, the page
+    is read in the opposite order from the other end and turned around: every
+    order breaks ties by id, so the reversal is exact. A metric order puts
+    versions lacking the metric last in both directions, so it reads from the
+    far end only when a threshold on that metric rules such versions out.
+    """
+    window = filters.window()
+    offset, limit = window["offset"], window["limit"]
+    if offset >= total:
+        return []
+    key = filters.order_by
+    reversible = key in ORDER_FIELDS or key in filters.min_metrics or key in filters.max_metrics
+    if reversible and offset > total // 2:
+        count = min(limit, total - offset)
+        rows = registry.list_models(
+            **query,
+            order_by=filters.order_by,
+            descending=not filters.descending,
+            limit=count,
+            offset=total - offset - count,
+        )
+        return rows[::-1]
+    return registry.list_models(**query, **window)
+
+
 def model_data(registry: ModelRegistry, name: str, filters: VersionFilters) -> dict[str, Any]:
     info = registry.get_model_info(name)
     query = filters.query(name)
     total = registry.count_models(**query)
-    rows = registry.list_models(**query, **filters.window())
+    rows = page_of(registry, query, filters, total)
     metrics = sorted({metric for m in rows for metric in m.metrics})
+    filtered = query != {"model_name": name}
     return {
         "filters": filters,
         "info": info,
-        "all": registry.count_models(model_name=name),
+        "all": registry.count_models(model_name=name) if filtered else total,
         "total": total,
         "rows": rows,
         "scores": {m.model_id: registry.score(m) for m in rows},
