@@ -179,16 +179,23 @@ def test_versions_table_sorts_filters_and_pages(client: TestClient, shelf: Model
     assert "Versions 3\u20134 of 4" in second and 'rel="prev"' in second
 
 
-@pytest.mark.parametrize("order_by", ["version", "created_at", "model_type", "stage", "f1"])
+@pytest.mark.parametrize(
+    "order_by", ["version", "created_at", "model_type", "stage", "f1", "log_loss"]
+)
 @pytest.mark.parametrize("descending", [False, True])
 def test_every_page_holds_the_store_s_slice(
-    client: TestClient, shelf: ModelRegistry, order_by: str, descending: bool
+    client: TestClient,
+    shelf: ModelRegistry,
+    logistic: LogisticRegression,
+    order_by: str,
+    descending: bool,
 ) -> None:
     """Deep pages are read from the far end and turned around; the rows are the same."""
     shelf.promote("iris:1.0.2", "Staging")
+    shelf.save_model(logistic, "iris", "LogisticRegression", metrics={"f1": 0.9})  # no log_loss
     for bounded in ("", "&metrics=f1%3E%3D0"):  # a threshold lets a metric order reverse too
         query = f"sort={order_by}&desc={int(descending)}&per_page=1{bounded}"
-        for page in range(1, 6):
+        for page in range(1, 8):
             expected = shelf.list_models(
                 model_name="iris",
                 order_by=order_by,

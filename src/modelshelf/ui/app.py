@@ -32,6 +32,7 @@ import hmac
 import math
 import re
 import secrets
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
@@ -319,27 +320,42 @@ def page_of(
     A store reaches ``offset`` by walking past that many rows, so the last page
     of 100,000 would cost a walk through all of them. Past the middle, the page
     is read in the opposite order from the other end and turned around: every
-    order breaks ties by id, so the reversal is exact. A metric order puts
-    versions lacking the metric last in both directions, so it reads from the
-    far end only when a threshold on that metric rules such versions out.
+    order breaks ties by id, so the reversal is exact.
     """
     window = filters.window()
     offset, limit = window["offset"], window["limit"]
+    key = filters.order_by
     if offset >= total:
         return []
-    key = filters.order_by
-    reversible = key in ORDER_FIELDS or key in filters.min_metrics or key in filters.max_metrics
-    if reversible and offset > total // 2:
-        count = min(limit, total - offset)
-        rows = registry.list_models(
-            **query,
-            order_by=filters.order_by,
-            descending=not filters.descending,
-            limit=count,
-            offset=total - offset - count,
-        )
-        return rows[::-1]
+    if offset <= total // 2:
+        return registry.list_models(**query, **window)
+    if key in ORDER_FIELDS or key in filters.min_metrics or key in filters.max_metrics:
+        return _from_the_end(registry, query, filters, total)
+    # A metric order puts the versions lacking that metric last in both
+    # directions, so only the versions having it can be read from their far end.
+    having_query = {
+        **query,
+        "min_metrics": {**query.get("min_metrics", {}), key: -sys.float_info.max},
+    }
+    having = registry.count_models(**having_query)
+    if offset + min(limit, total - offset) <= having:
+        return _from_the_end(registry, having_query, filters, having)
     return registry.list_models(**query, **window)
+
+
+def _from_the_end(
+    registry: ModelRegistry, query: dict[str, Any], filters: VersionFilters, total: int
+) -> list[ModelMetadata]:
+    offset = (filters.page - 1) * filters.per_page
+    count = min(filters.per_page, total - offset)
+    rows = registry.list_models(
+        **query,
+        order_by=filters.order_by,
+        descending=not filters.descending,
+        limit=count,
+        offset=total - offset - count,
+    )
+    return rows[::-1]
 
 
 def model_data(registry: ModelRegistry, name: str, filters: VersionFilters) -> dict[str, Any]:
