@@ -12,6 +12,7 @@ import html
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -506,6 +507,25 @@ def test_the_poll_fingerprint_follows_changes_made_elsewhere(
     assert all(after[url] != before[url] for url in urls[1:]), (before, after)
     shelf.promote("iris:1.0.2")
     assert client.get("/", headers=poll).json()["fingerprint"] != after["/"]
+
+
+def test_ui_command_fails_in_one_line_when_it_cannot_start(
+    shelf: ModelRegistry, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from modelshelf.cli import cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        busy = CliRunner().invoke(
+            cli, ["ui", "--registry", str(shelf.storage_path), "--port", str(port)]
+        )
+    assert busy.exit_code == 6 and f"cannot listen on 127.0.0.1:{port}" in busy.stderr
+    missing = CliRunner().invoke(cli, ["ui", "--registry", str(tmp_path / "none")])
+    assert missing.exit_code == 1 and "no registry at" in missing.stderr
 
 
 # -- packaging -------------------------------------------------------------------------------
