@@ -100,7 +100,7 @@ SECURITY_HEADERS = {
 #: What a successful write says on the page it returns to.
 DONE_MESSAGES = {
     "stage": "{ref} moved to {stage}.",
-    "rollback": "Rolled back: {ref} is in Production again.",
+    "rollback": "Rolled back {ref}: its previous Production version is back.",
     "alias": "Alias {alias} now points at {ref}.",
     "alias-deleted": "Alias {alias} removed.",
     "edited": "Saved {ref}.",
@@ -115,23 +115,28 @@ _SAFE_TEXT = re.compile(r"[A-Za-z0-9._:+@/-]{1,300}")
 class RegistryWorker:
     """Runs every registry call on one dedicated thread.
 
-    One thread means a store whose connection belongs to the thread that
-    opened it works too, and two requests never interleave inside a store;
-    the event loop stays free for other requests meanwhile.
+    One thread means two requests never interleave inside a store (no store
+    connection is used by two threads at once), and the event loop stays free
+    for other requests meanwhile. The thread starts with the first call and
+    ends when the app shuts down.
     """
 
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelshelf-ui")
+        self._executor: ThreadPoolExecutor | None = None
 
     async def run(self, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelshelf-ui")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._executor, partial(func, self.registry, *args, **kwargs)
         )
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
 
 # -- security ----------------------------------------------------------------------------
@@ -613,16 +618,16 @@ class UI:
         on_error: tuple[str, Callable[..., dict[str, Any]], tuple[Any, ...]],
     ) -> Response:
         """Run one write on the registry's thread; redirect back, or show why not."""
-        async with request.form() as form:
-            given = form.get("token") or request.headers.get(TOKEN_HEADER)
-            if not self.token_ok(given if isinstance(given, str) else None):
-                return self.error_page(
-                    request,
-                    "refused: a write needs the token printed when the server started "
-                    "(open the page once with ?token=...)",
-                    403,
-                )
-            requested_back = form.get("back")
+        form = await request.form()
+        given = form.get("token") or request.headers.get(TOKEN_HEADER)
+        if not self.token_ok(given if isinstance(given, str) else None):
+            return self.error_page(
+                request,
+                "refused: a write needs the token printed when the server started "
+                "(open the page once with ?token=...)",
+                403,
+            )
+        requested_back = form.get("back")
         try:
             await self.worker.run(action)
         except ModelShelfError as exc:
@@ -641,9 +646,9 @@ class UI:
 
     async def set_stage(self, request: Request) -> Response:
         name, version = request.path_params["name"], request.path_params["version"]
-        async with request.form() as form:
-            stage = str(form.get("stage", ""))
-            reason = str(form.get("reason", ""))
+        form = await request.form()
+        stage = str(form.get("stage", ""))
+        reason = str(form.get("reason", ""))
 
         def act(registry: ModelRegistry) -> object:
             return registry.transition_stage(name, version, stage, reason=reason)
@@ -658,8 +663,8 @@ class UI:
 
     async def rollback(self, request: Request) -> Response:
         name = request.path_params["name"]
-        async with request.form() as form:
-            reason = str(form.get("reason", ""))
+        form = await request.form()
+        reason = str(form.get("reason", ""))
 
         def act(registry: ModelRegistry) -> object:
             return registry.rollback(name, reason=reason)
@@ -675,9 +680,9 @@ class UI:
 
     async def set_alias(self, request: Request) -> Response:
         name, version = request.path_params["name"], request.path_params["version"]
-        async with request.form() as form:
-            alias = str(form.get("alias", "")).strip()
-            reason = str(form.get("reason", ""))
+        form = await request.form()
+        alias = str(form.get("alias", "")).strip()
+        reason = str(form.get("reason", ""))
 
         def act(registry: ModelRegistry) -> object:
             return registry.set_alias(f"{name}:{version}", check_alias(alias), reason=reason)
@@ -708,9 +713,9 @@ class UI:
 
     async def edit_version(self, request: Request) -> Response:
         name, version = request.path_params["name"], request.path_params["version"]
-        async with request.form() as form:
-            description = str(form.get("description", ""))
-            tags_text = str(form.get("tags", ""))
+        form = await request.form()
+        description = str(form.get("description", ""))
+        tags_text = str(form.get("tags", ""))
 
         def act(registry: ModelRegistry) -> object:
             return registry.update_model(
@@ -727,9 +732,9 @@ class UI:
 
     async def edit_model(self, request: Request) -> Response:
         name = request.path_params["name"]
-        async with request.form() as form:
-            description = str(form.get("description", ""))
-            tags_text = str(form.get("tags", ""))
+        form = await request.form()
+        description = str(form.get("description", ""))
+        tags_text = str(form.get("tags", ""))
 
         def act(registry: ModelRegistry) -> object:
             registry.get_model_info(name)  # the name must exist
