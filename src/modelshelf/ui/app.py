@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from modelshelf.metadata import ModelMetadata
+    from modelshelf.protocols import AuditEvent
     from modelshelf.registry import ModelRegistry
 
 __all__ = ["DEFAULT_HOSTS", "TOKEN_HEADER", "create_app"]
@@ -396,7 +397,7 @@ def version_data(registry: ModelRegistry, name: str, version: str) -> dict[str, 
             break
         lineage.append(ancestor)
         parent = ancestor.parent_id
-    history = [e for e in registry.audit_log(name) if e.version == metadata.version][::-1]
+    history = [e for e in registry.audit_log(name) if _concerns(e, metadata)][::-1]
     return {
         "m": metadata,
         "score": registry.score(metadata),
@@ -404,6 +405,17 @@ def version_data(registry: ModelRegistry, name: str, version: str) -> dict[str, 
         "history": history,
         "production": _latest(registry, name, stage=Stage.PRODUCTION),
     }
+
+
+def _concerns(event: AuditEvent, metadata: ModelMetadata) -> bool:
+    # Events that carry the version's id match by it: a version string can be
+    # handed out again after a delete, an id never is.
+    event_id = getattr(event, "model_id", None)
+    return (
+        event_id == metadata.model_id
+        if event_id is not None
+        else (event.version == metadata.version)
+    )
 
 
 def compare_data(registry: ModelRegistry, picked: list[int | str]) -> dict[str, Any]:
