@@ -293,6 +293,7 @@ def _latest(registry: ModelRegistry, name: str, **filters: Any) -> ModelMetadata
 
 
 def home_data(registry: ModelRegistry, search: str, tag_text: str, page: int) -> dict[str, Any]:
+    """The model list: names are few, so they are filtered here; versions are only counted."""
     tags = parse_tags(tag_text)
     names = registry.list_model_names(tags=tags or None)
     if search:
@@ -365,6 +366,7 @@ def _from_the_end(
 
 
 def model_data(registry: ModelRegistry, name: str, filters: VersionFilters) -> dict[str, Any]:
+    """One name's versions table: a count and one page, both answered by the store."""
     info = registry.get_model_info(name)
     query = filters.query(name)
     total = registry.count_models(**query)
@@ -385,6 +387,7 @@ def model_data(registry: ModelRegistry, name: str, filters: VersionFilters) -> d
 
 
 def version_data(registry: ModelRegistry, name: str, version: str) -> dict[str, Any]:
+    """One version, its ancestors (bounded, so a cycle in old records cannot hang a page)."""
     metadata = registry.get_metadata(model_name=name, version=version)
     lineage: list[ModelMetadata | int] = []
     parent, seen = metadata.parent_id, {metadata.model_id}
@@ -419,6 +422,7 @@ def _concerns(event: AuditEvent, metadata: ModelMetadata) -> bool:
 
 
 def compare_data(registry: ModelRegistry, picked: list[int | str]) -> dict[str, Any]:
+    """Picked versions grouped by name: a metric is only charted against its own name's."""
     versions: dict[int, ModelMetadata] = {}
     for reference in picked:
         metadata = registry.get_metadata(reference)
