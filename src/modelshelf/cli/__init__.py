@@ -1302,5 +1302,5 @@ def report(
     _out(env, {"path": str(written.resolve())}, lambda: _say(f"report written to {written}"))
 
 
-# Command groups in modules of their own register themselves on import.
-from modelshelf.cli import browse, checkpoints, governance, predict  # noqa: E402, F401
+# Commands in modules of their own register themselves on import.
+from modelshelf.cli import browse, checkpoints, governance, predict, web  # noqa: E402, F401
