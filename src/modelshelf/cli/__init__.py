@@ -1272,4 +1272,4 @@ def report(
 
 
 # Command groups in modules of their own register themselves on import.
-from modelshelf.cli import browse, checkpoints, governance, predict  # noqa: E402, F401
+from modelshelf.cli import browse, checkpoints, governance, migrate, predict  # noqa: E402, F401
