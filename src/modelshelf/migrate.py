@@ -464,6 +464,8 @@ class _Migration:
         self.notes: list[Problem] = []
         self.copied: list[ModelMetadata] = []
         self.ours: list[ModelMetadata] = []
+        #: Ids of destination versions that came from this MLflow registry.
+        self.ours_ids: set[int] = set()
         self.counts = {"skipped": 0, "stages": 0, "aliases": 0, "info": 0}
 
     def target(self, name: str) -> str:
@@ -519,6 +521,7 @@ class _Migration:
             if all(there.tags.get(k) == v for k, v in origin.items()):
                 self.counts["skipped"] += 1
                 self.ours.append(there)
+                self.ours_ids.add(there.model_id)
             else:
                 self.failed.append(
                     Problem(
@@ -566,6 +569,7 @@ class _Migration:
         self.versions_of(name)[number] = recorded
         self.copied.append(recorded)
         self.ours.append(recorded)
+        self.ours_ids.add(recorded.model_id)
 
     def template(self, version: Any, name: str, model: _Model, reference: str) -> ModelMetadata:
         run = self.run(version.run_id, reference)
@@ -669,7 +673,7 @@ class _Migration:
             stage = Stage.parse(version.current_stage or None)
             if there is None or there.stage is not Stage.NONE or stage is Stage.NONE:
                 continue
-            if there.tags.get(RUN_ID_TAG) != _origin(version)[RUN_ID_TAG]:
+            if there.model_id not in self.ours_ids:
                 continue
             reference = f"{version.name}:{version.version}"
             if stage is Stage.PRODUCTION and production[version.name] != int(number):
@@ -710,16 +714,20 @@ class _Migration:
                 continue
             self.counts["stages"] += 1
 
-    def aliases(self, versions: Sequence[Any]) -> None:
+    def aliases(self, registered: Sequence[Any]) -> None:
         """Point each MLflow alias at its version, unless the alias already names
-        another version in the destination (then it is reported and left)."""
-        for version in versions:
-            name, number = self.target(version.name), str(version.version)
-            there = self.existing.get(name, {}).get(number)
-            if there is None:
-                continue
-            for alias in getattr(version, "aliases", None) or ():
-                reference = f"{version.name}:{version.version}"
+        another version in the destination (then it is reported and left).
+
+        Aliases are read from the registered models: MLflow's version search
+        leaves them out.
+        """
+        for model in registered:
+            name = self.target(model.name)
+            for alias, number in sorted((getattr(model, "aliases", None) or {}).items()):
+                reference = f"{model.name}:{number}"
+                there = self.existing.get(name, {}).get(str(number))
+                if there is None or there.model_id not in self.ours_ids:
+                    continue
                 try:
                     check_alias(alias)
                 except InvalidInputError as exc:
@@ -867,7 +875,7 @@ def from_mlflow(
         for model in registered:
             migration.model_info(model)
         migration.stages(versions)
-        migration.aliases(versions)
+        migration.aliases(registered)
         verified = migration.verify() if verify else 0
         return MigrationReport(
             total=len(versions),
