@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-from modelshelf import ModelRegistry, Stage
+from modelshelf import ModelRegistry
 from modelshelf.cli import cli
 from modelshelf.migrate import (
     RUN_ID_TAG,
@@ -100,7 +100,7 @@ class MlflowStore:
         )
         self.client.log_artifacts(run_id, model_dir, "model")
         self.client.set_terminated(run_id, end_time=stamp + 30_000)
-        return run_id
+        return str(run_id)
 
 
 def _local_python_model() -> Any:
@@ -129,7 +129,6 @@ def make_store(root: Path, sizes: dict[str, int], extra_runs: int = EXTRA_RUNS) 
 
 
 def _make_store(root: Path, sizes: dict[str, int], extra_runs: int) -> MlflowStore:
-    import pandas as pd
     from mlflow.models import infer_signature
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
@@ -142,7 +141,7 @@ def _make_store(root: Path, sizes: dict[str, int], extra_runs: int) -> MlflowSto
     X.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     logistic = LogisticRegression(max_iter=300).fit(X, y)
     tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X.to_numpy(), y)
-    flavours = {
+    flavours: dict[str, tuple[str, Any, dict[str, Any]]] = {
         "churn": (
             "sklearn",
             logistic,

@@ -299,7 +299,7 @@ def _feature_names(mlmodel: Mapping[str, Any]) -> tuple[str, ...]:
         return ()
     names = [column.get("name") for column in inputs if isinstance(column, dict)]
     if names and all(isinstance(n, str) for n in names):
-        return tuple(names)
+        return tuple(str(n) for n in names)
     return ()
 
 
@@ -607,8 +607,10 @@ class _Migration:
             try:
                 check_metric_name(key)
             except InvalidInputError:
-                left_out.append(f"tag {key!r}: modelshelf tag keys must match letters, "
-                                "digits, '_', '.', '-', '/'")
+                left_out.append(
+                    f"tag {key!r}: modelshelf tag keys must match letters, "
+                    "digits, '_', '.', '-', '/'"
+                )
                 continue
             tags[key] = str(value)
         if left_out:
@@ -665,8 +667,8 @@ class _Migration:
         production: dict[str, int] = {}
         for version in versions:
             if version.current_stage == Stage.PRODUCTION.value:
-                number = int(version.version)
-                production[version.name] = max(production.get(version.name, 0), number)
+                highest = production.get(version.name, 0)
+                production[version.name] = max(highest, int(version.version))
         for version in versions:
             name, number = self.target(version.name), str(version.version)
             there = self.existing.get(name, {}).get(number)
@@ -832,14 +834,14 @@ def from_mlflow(
     """
     started = time.perf_counter()
     opened = None
-    if not hasattr(destination, "import_version"):
+    if isinstance(destination, (str, os.PathLike)):
         from modelshelf.registry import ModelRegistry
 
-        path = Path(os.fspath(destination))  # type: ignore[arg-type]
+        path = Path(os.fspath(destination))
         opened = ModelRegistry(path, versioning=destination_versioning(path))
-        registry: ModelRegistry = opened
+        registry = opened
     else:
-        registry = destination  # type: ignore[assignment]
+        registry = destination
     try:
         check_destination(registry)
         client = _client(tracking_uri, registry_uri)
