@@ -3,9 +3,9 @@
 Each example runs for real, through the installed console script, in a fresh
 copy of one prepared workspace: a registry at the default path holding three
 versions of ``churn`` (1.0.1 in Production after 1.0.0, and the ``champion``
-alias), two checkpoints, a model file, a CSV of inputs, an exported
-bundle and an MLflow registry (``mlflow.db``, made by MLflow), so the examples read as a user would type them, without
-``--registry``.
+alias), two checkpoints, a model file, a CSV of inputs, an exported bundle
+and an MLflow registry (``mlflow.db``, made by MLflow), so the examples read
+as a user would type them, without ``--registry``.
 """
 
 from __future__ import annotations
