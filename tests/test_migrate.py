@@ -60,9 +60,9 @@ def _mlflow_warnings() -> Iterator[None]:
 class MlflowStore:
     """An MLflow tracking + registry store on SQLite, with file artifacts."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, uri: str | None = None) -> None:
         self.root = root
-        self.uri = f"sqlite:///{root / 'mlflow.db'}"
+        self.uri = uri or f"sqlite:///{root / 'mlflow.db'}"
         self.client = mlflow.MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
         self.experiment = self.client.create_experiment(
             "migration", artifact_location=(root / "artifacts").as_uri()
@@ -113,7 +113,9 @@ def _local_python_model() -> Any:
     return Doubler()
 
 
-def make_store(root: Path, sizes: dict[str, int], extra_runs: int = EXTRA_RUNS) -> MlflowStore:
+def make_store(
+    root: Path, sizes: dict[str, int], extra_runs: int = EXTRA_RUNS, uri: str | None = None
+) -> MlflowStore:
     """A registry of ``sizes`` versions per name, stages and aliases set through MLflow.
 
     MLflow's fluent API, and its registry when a version's source is a logged
@@ -121,21 +123,22 @@ def make_store(root: Path, sizes: dict[str, int], extra_runs: int = EXTRA_RUNS) 
     store while it is made.
     """
     previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    store = MlflowStore(root, uri)
+    mlflow.set_tracking_uri(store.uri)
     try:
-        return _make_store(root, sizes, extra_runs)
+        return _make_store(store, sizes, extra_runs)
     finally:
         mlflow.set_tracking_uri(previous)
 
 
-def _make_store(root: Path, sizes: dict[str, int], extra_runs: int) -> MlflowStore:
+def _make_store(store: MlflowStore, sizes: dict[str, int], extra_runs: int) -> MlflowStore:
     from mlflow.models import infer_signature
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
     from sklearn.tree import DecisionTreeClassifier
 
     started = time.perf_counter()
-    store = MlflowStore(root)
+    root = store.root
     client = store.client
     X, y = load_iris(return_X_y=True, as_frame=True)
     X.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -441,6 +444,39 @@ def test_names_limits_and_renames(small: MlflowStore, tmp_path: Path) -> None:
         assert registry.model_names() == ["attrition"]
     with pytest.raises(MigrationError, match="no registered model named nope"):
         from_mlflow(tmp_path / "r", small.uri, names=["nope"])
+
+
+def test_a_file_store_migrates_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # MLflow 3 makes file stores only on request; the migration reads one without it.
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        store = make_store(
+            tmp_path / "mlflow", {"fraud": 3}, extra_runs=1, uri=(tmp_path / "mlruns").as_uri()
+        )
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
+    report = from_mlflow(tmp_path / "registry", store.uri)
+    assert (report.copied, report.failed, report.verified) == (3, (), 3)
+    assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ
+    with ModelRegistry(tmp_path / "registry", versioning="integer") as registry:
+        production = registry.get_production_model("fraud")
+        assert production is not None
+        assert (production.version, production.aliases) == ("3", ("champion",))
+        assert registry.get_metadata("fraud:2").metrics == {"f1": 0.8, "accuracy": 0.85}
+
+
+def test_without_mlflow_the_error_says_what_to_install(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['mlflow'] = None  # as if it were not installed\n"
+        "from modelshelf.migrate import MlflowMissingError, from_mlflow\n"
+        "try:\n"
+        f"    from_mlflow({str(tmp_path / 'r')!r}, 'sqlite:///mlflow.db')\n"
+        "except MlflowMissingError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'modelshelf[mlflow]'" in done.stdout
 
 
 def test_cli_migrates_and_reports(small: MlflowStore, tmp_path: Path) -> None:

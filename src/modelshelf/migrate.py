@@ -52,7 +52,13 @@ from urllib.parse import urlsplit, urlunsplit
 from attrs import field, frozen
 
 from modelshelf.config import load_settings
-from modelshelf.errors import InvalidInputError, ModelShelfError
+from modelshelf.errors import (
+    DuplicateVersionError,
+    IntegrityError,
+    InvalidInputError,
+    ModelShelfError,
+    VetoError,
+)
 from modelshelf.metadata import (
     ArtifactRef,
     ModelInfo,
@@ -212,6 +218,21 @@ def _quiet() -> Iterator[None]:
         except ImportError:  # pragma: no cover - http stores need no SQLAlchemy
             pass
         yield
+
+
+@contextmanager
+def _file_stores_allowed() -> Iterator[None]:
+    """MLflow 3 refuses its file store (``./mlruns``) unless ``MLFLOW_ALLOW_FILE_STORE``
+    is set; a migration only reads it, on its way out of that store."""
+    previous = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["MLFLOW_ALLOW_FILE_STORE"]
+        else:
+            os.environ["MLFLOW_ALLOW_FILE_STORE"] = previous
 
 
 def _client(tracking_uri: str, registry_uri: str | None) -> Any:
@@ -450,14 +471,12 @@ class _Migration:
         tracking_uri: str,
         workdir: Path,
         rename: Mapping[str, str],
-        progress: Callable[[int, int, str], None] | None,
     ) -> None:
         self.destination = destination
         self.client = client
         self.tracking_uri = tracking_uri
         self.downloads = _Downloads(client, tracking_uri, workdir)
         self.rename = dict(rename)
-        self.progress = progress
         self.runs: dict[str, Any] = {}
         self.existing: dict[str, dict[str, ModelMetadata]] = {}
         self.failed: list[Problem] = []
@@ -787,8 +806,6 @@ class _Migration:
 
 
 def _kind(exc: BaseException) -> str:
-    from modelshelf.errors import DuplicateVersionError, IntegrityError, VetoError
-
     if isinstance(exc, VetoError):
         return "veto"
     if isinstance(exc, IntegrityError):
@@ -832,7 +849,6 @@ def from_mlflow(
     :raises MigrationError: the destination uses another versioning scheme.
     :raises MlflowMissingError: MLflow's client is not installed.
     """
-    started = time.perf_counter()
     opened = None
     if isinstance(destination, (str, os.PathLike)):
         from modelshelf.registry import ModelRegistry
@@ -844,57 +860,65 @@ def from_mlflow(
         registry = destination
     try:
         check_destination(registry)
-        client = _client(tracking_uri, registry_uri)
-        wanted = set(names) if names else None
-        registered = [
-            model
-            for model in _paged(client.search_registered_models, max_results=1000)
-            if wanted is None or model.name in wanted
-        ]
-        if wanted is not None:
-            missing = wanted - {m.name for m in registered}
-            if missing:
-                raise MigrationError(
-                    f"MLflow has no registered model named {', '.join(sorted(missing))}"
-                )
-        chosen = {m.name for m in registered}
-        versions = sorted(
-            (
-                v
-                for v in _paged(client.search_model_versions, max_results=10_000)
-                if v.name in chosen
-            ),
-            key=_version_key,
-        )
-        with tempfile.TemporaryDirectory(prefix="modelshelf-mlflow-") as temp:
-            migration = _Migration(
-                registry, client, tracking_uri, Path(temp), rename or {}, progress
-            )
-            for done, version in enumerate(versions, start=1):
-                migration.copy(version)
-                if progress is not None:
-                    progress(done, len(versions), f"{version.name}:{version.version}")
-        for model in registered:
-            migration.model_info(model)
-        migration.stages(versions)
-        migration.aliases(registered)
-        verified = migration.verify() if verify else 0
-        return MigrationReport(
-            total=len(versions),
-            copied=len(migration.copied),
-            skipped=migration.counts["skipped"],
-            failed=tuple(migration.failed),
-            notes=tuple(migration.notes),
-            stages_set=migration.counts["stages"],
-            aliases_set=migration.counts["aliases"],
-            model_info_set=migration.counts["info"],
-            verified=verified,
-            seconds=time.perf_counter() - started,
-            references=tuple(m.reference for m in migration.copied),
-        )
+        with _file_stores_allowed():
+            return _migrate(registry, tracking_uri, registry_uri, names, rename, verify, progress)
     finally:
         if opened is not None:
             opened.close()
+
+
+def _migrate(
+    registry: ModelRegistry,
+    tracking_uri: str,
+    registry_uri: str | None,
+    names: Sequence[str] | None,
+    rename: Mapping[str, str] | None,
+    verify: bool,
+    progress: Callable[[int, int, str], None] | None,
+) -> MigrationReport:
+    started = time.perf_counter()
+    client = _client(tracking_uri, registry_uri)
+    wanted = set(names) if names else None
+    registered = [
+        model
+        for model in _paged(client.search_registered_models, max_results=1000)
+        if wanted is None or model.name in wanted
+    ]
+    if wanted is not None:
+        missing = wanted - {m.name for m in registered}
+        if missing:
+            raise MigrationError(
+                f"MLflow has no registered model named {', '.join(sorted(missing))}"
+            )
+    chosen = {m.name for m in registered}
+    versions = sorted(
+        (v for v in _paged(client.search_model_versions, max_results=10_000) if v.name in chosen),
+        key=_version_key,
+    )
+    with tempfile.TemporaryDirectory(prefix="modelshelf-mlflow-") as temp:
+        migration = _Migration(registry, client, tracking_uri, Path(temp), rename or {})
+        for done, version in enumerate(versions, start=1):
+            migration.copy(version)
+            if progress is not None:
+                progress(done, len(versions), f"{version.name}:{version.version}")
+    for model in registered:
+        migration.model_info(model)
+    migration.stages(versions)
+    migration.aliases(registered)
+    verified = migration.verify() if verify else 0
+    return MigrationReport(
+        total=len(versions),
+        copied=len(migration.copied),
+        skipped=migration.counts["skipped"],
+        failed=tuple(migration.failed),
+        notes=tuple(migration.notes),
+        stages_set=migration.counts["stages"],
+        aliases_set=migration.counts["aliases"],
+        model_info_set=migration.counts["info"],
+        verified=verified,
+        seconds=time.perf_counter() - started,
+        references=tuple(m.reference for m in migration.copied),
+    )
 
 
 __all__ = [
