@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-from modelshelf import ModelRegistry
+from modelshelf import ModelRegistry, SerializationError
 from modelshelf.cli import cli
 from modelshelf.migrate import (
     RUN_ID_TAG,
@@ -520,3 +520,14 @@ def test_cli_exit_code_names_conflicts(small: MlflowStore, tmp_path: Path, logis
     )
     assert result.exit_code == 5, result.output
     assert "failed   churn:1  conflict" in result.output
+
+
+def test_the_mlflow_serializer_saves_a_model_directory(big: MlflowStore, tmp_path: Path) -> None:
+    model_dir = next((big.root / "ranker-dir").rglob("MLmodel")).parent
+    with ModelRegistry(tmp_path / "r", serializer="mlflow") as registry:
+        model_id = registry.save_model(model_dir, "ranker", model_type="pyfunc")
+        loaded = registry.load_model(model_id)
+        assert list(loaded.predict(np.array([[3.0]]))[0]) == [6.0]
+        with pytest.raises(SerializationError, match="MLflow model directory"):
+            registry.save_model(tmp_path, "ranker")
+        assert len(registry.list_models()) == 1
