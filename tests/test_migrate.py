@@ -428,6 +428,14 @@ def test_a_version_with_another_origin_is_a_conflict_left_alone(
         assert RUN_ID_TAG not in kept.tags
 
 
+def test_lineage_survives_edited_tags(small: MlflowStore, tmp_path: Path) -> None:
+    with ModelRegistry(tmp_path / "registry", versioning="integer") as registry:
+        assert from_mlflow(registry, small.uri).copied == 4
+        registry.update_model("churn:3", tags={"owner": "someone else"})
+        again = from_mlflow(registry, small.uri)
+        assert (again.copied, again.skipped, again.failed) == (0, 4, ())
+
+
 def test_a_semver_registry_is_refused_before_anything_is_read(
     small: MlflowStore, tmp_path: Path
 ) -> None:

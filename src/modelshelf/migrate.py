@@ -463,6 +463,22 @@ def _origin(version: Any) -> dict[str, str]:
     return {RUN_ID_TAG: version.run_id or "", SOURCE_TAG: str(version.source or "")}
 
 
+def _same_origin(there: ModelMetadata, version: Any) -> bool:
+    """Whether ``there`` was migrated from MLflow's ``version``.
+
+    The lineage in ``training_info`` is read first: tags can be edited after a
+    migration, training info cannot.
+    """
+    origin = _origin(version)
+    lineage = there.training_info.extra.get("mlflow")
+    if isinstance(lineage, dict):
+        return (lineage.get("run_id"), lineage.get("source")) == (
+            origin[RUN_ID_TAG],
+            origin[SOURCE_TAG],
+        )
+    return all(there.tags.get(k) == v for k, v in origin.items())
+
+
 class _Migration:
     def __init__(
         self,
@@ -536,8 +552,7 @@ class _Migration:
             return
         there = self.versions_of(name).get(number)
         if there is not None:
-            origin = _origin(version)
-            if all(there.tags.get(k) == v for k, v in origin.items()):
+            if _same_origin(there, version):
                 self.counts["skipped"] += 1
                 self.ours.append(there)
                 self.ours_ids.add(there.model_id)
@@ -691,12 +706,20 @@ class _Migration:
         for version in versions:
             name, number = self.target(version.name), str(version.version)
             there = self.existing.get(name, {}).get(number)
-            stage = Stage.parse(version.current_stage or None)
-            if there is None or there.stage is not Stage.NONE or stage is Stage.NONE:
-                continue
-            if there.model_id not in self.ours_ids:
+            if (
+                there is None
+                or there.stage is not Stage.NONE
+                or there.model_id not in self.ours_ids
+            ):
                 continue
             reference = f"{version.name}:{version.version}"
+            try:
+                stage = Stage.parse(version.current_stage or None)
+            except InvalidInputError as exc:
+                self.notes.append(Problem(reference=reference, kind="partial", reason=str(exc)))
+                continue
+            if stage is Stage.NONE:
+                continue
             if stage is Stage.PRODUCTION and production[version.name] != int(number):
                 self.notes.append(
                     Problem(
