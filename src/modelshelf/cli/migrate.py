@@ -56,7 +56,7 @@ def _log_progress() -> Callable[[int, int, str], None]:
         mark = int(done / total / _LOG_EVERY) if total else 0
         if total >= 100 and mark > step[0]:
             step[0] = mark
-            sys.stderr.write(f"migrated {done}/{total} versions ({reference})\n")
+            sys.stderr.write(f"{done}/{total} MLflow versions done ({reference})\n")
             sys.stderr.flush()
 
     return log
