@@ -463,7 +463,15 @@ def test_a_file_store_migrates_too(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             tmp_path / "mlflow", {"fraud": 3}, extra_runs=1, uri=(tmp_path / "mlruns").as_uri()
         )
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
+    previous = mlflow.get_tracking_uri()
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
     report = from_mlflow(tmp_path / "registry", store.uri)
+    # MLflow's file registry opens a default client internally: it must not have
+    # created ./mlflow.db, and the process's tracking URI is as it was.
+    assert list(here.iterdir()) == []
+    assert mlflow.get_tracking_uri() == previous
     assert (report.copied, report.failed, report.verified) == (3, (), 3)
     assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ
     with ModelRegistry(tmp_path / "registry", versioning="integer") as registry:

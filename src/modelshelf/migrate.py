@@ -235,13 +235,38 @@ def _file_stores_allowed() -> Iterator[None]:
             os.environ["MLFLOW_ALLOW_FILE_STORE"] = previous
 
 
+@contextmanager
+def _process_tracking_uri(tracking_uri: str) -> Iterator[None]:
+    """Point the process's MLflow tracking URI at the migrated store meanwhile.
+
+    Parts of MLflow ignore the client they serve and open ``MlflowClient()``
+    with the process's URI (the file registry store reading a version does):
+    without this they would read, or create, ``./mlflow.db``. The previous
+    URI is restored afterwards.
+    """
+    try:
+        from mlflow.tracking._tracking_service import utils
+    except ImportError as exc:
+        raise MlflowMissingError() from exc
+    use = getattr(utils, "_use_tracking_uri", None)
+    if use is None:  # pragma: no cover - MLflow has had it since 1.x
+        yield
+        return
+    with use(tracking_uri):
+        yield
+
+
 def _client(tracking_uri: str, registry_uri: str | None) -> Any:
     try:
         import mlflow
     except ImportError as exc:
         raise MlflowMissingError() from exc
     with _quiet():
-        return mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+        # MLflow 3 does not default the registry to a file tracking store: it would
+        # open (and create) ./mlflow.db instead.
+        return mlflow.MlflowClient(
+            tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri
+        )
 
 
 def _paged(search: Callable[..., Any], **arguments: Any) -> Iterator[Any]:
@@ -883,7 +908,7 @@ def from_mlflow(
         registry = destination
     try:
         check_destination(registry)
-        with _file_stores_allowed():
+        with _file_stores_allowed(), _process_tracking_uri(tracking_uri):
             return _migrate(registry, tracking_uri, registry_uri, names, rename, verify, progress)
     finally:
         if opened is not None:
