@@ -3,9 +3,9 @@
 Each example runs for real, through the installed console script, in a fresh
 copy of one prepared workspace: a registry at the default path holding three
 versions of ``churn`` (1.0.1 in Production after 1.0.0, and the ``champion``
-alias), two checkpoints, a model file, a CSV of inputs and an exported
-bundle, so the examples read as a user would type them, without
-``--registry``.
+alias), two checkpoints, a model file, a CSV of inputs, an exported bundle
+and an MLflow registry (``mlflow.db``, made by MLflow), so the examples read
+as a user would type them, without ``--registry``.
 """
 
 from __future__ import annotations
@@ -64,7 +64,28 @@ def workspace(
         for step in (50, 100):
             registry.save_checkpoint(logistic, "churn", step, {"loss": 1 / step})
         bundle.export_version(registry, "churn:1.0.2", root / "churn-1.0.2.tar.gz")
+    _mlflow_store(root, logistic)
     return root
+
+
+def _mlflow_store(root: Path, model: LogisticRegression) -> None:
+    """``mlflow.db``: an MLflow registry with one version of ``churn``, made by MLflow."""
+    import warnings
+
+    import mlflow
+    import mlflow.sklearn
+
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow's own deprecation notices
+        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        experiment = client.create_experiment("churn", (root / "mlruns").as_uri())
+        mlflow.sklearn.save_model(model, root / "mlflow-model", pip_requirements=[])
+        run_id = client.create_run(experiment).info.run_id
+        client.log_metric(run_id, "f1", 0.9)
+        client.log_artifacts(run_id, str(root / "mlflow-model"), "model")
+        client.create_registered_model("churn")
+        client.create_model_version("churn", f"runs:/{run_id}/model", run_id)
 
 
 @pytest.mark.parametrize(("path", "line"), EXAMPLES, ids=[line for _, line in EXAMPLES])

@@ -26,7 +26,7 @@ def test_import_and_open_do_not_load_heavy_libraries(tmp_path: Path) -> None:
     code = (
         "import sys, modelshelf\n"
         f"modelshelf.ModelRegistry({str(tmp_path)!r})\n"
-        "heavy = ('joblib', 'cloudpickle', 'numpy', 'sklearn', 'fsspec', 'psycopg')\n"
+        "heavy = ('joblib', 'cloudpickle', 'numpy', 'sklearn', 'fsspec', 'psycopg', 'mlflow')\n"
         "heavy = [m for m in heavy if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

@@ -98,10 +98,12 @@ def test_plugin_chosen_by_object(make_registry: Any, logistic: Any) -> None:
 
 
 def test_unknown_plugin_name_lists_available(make_registry: Any) -> None:
-    with pytest.raises(UnknownPluginError, match="available: cloudpickle, joblib, skops") as info:
+    with pytest.raises(
+        UnknownPluginError, match="available: cloudpickle, joblib, mlflow, skops"
+    ) as info:
         make_registry(serializer="pickle5")
     assert isinstance(info.value, LookupError)
-    assert info.value.valid_choices == ("cloudpickle", "joblib", "skops")
+    assert info.value.valid_choices == ("cloudpickle", "joblib", "mlflow", "skops")
     with pytest.raises(UnknownPluginError, match="no metadata store named 'mongo'"):
         make_registry(store="mongo")
 

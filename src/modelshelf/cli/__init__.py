@@ -1303,4 +1303,4 @@ def report(
 
 
 # Commands in modules of their own register themselves on import.
-from modelshelf.cli import browse, checkpoints, governance, predict, web  # noqa: E402, F401
+from modelshelf.cli import browse, checkpoints, governance, migrate, predict, web  # noqa: E402, F401
