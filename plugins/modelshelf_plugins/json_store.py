@@ -33,6 +33,7 @@ from modelshelf.errors import (
     CorruptMetadataError,
     DuplicateVersionError,
     InvalidInputError,
+    MetadataMissingError,
     MetadataValidationError,
     ModelShelfError,
     RetiredVersionError,
@@ -296,14 +297,14 @@ def _parse(line: bytes, where: str) -> dict[str, Any]:
 class JsonStore:
     """Metadata as ``index.json`` + ``index.journal`` in the storage directory."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.snapshot_path = directory / "index.json"
         self.journal_path = directory / "index.journal"
         from filelock import FileLock  # here, not at import: registries on other stores skip it
 
-        self._file_lock = FileLock(str(directory / "index.lock"), timeout=LOCK_TIMEOUT_SECONDS)
+        self._file_lock = FileLock(str(directory / "index.lock"), timeout=lock_timeout)
         self._thread_lock = threading.RLock()
         self._index = _Index()
         self._snapshot_id: tuple[int, int] | None = None
@@ -329,8 +330,12 @@ class JsonStore:
                 self._index, self._snapshot_id, self._journal_id = _Index(), None, None
                 if isinstance(exc, ModelShelfError):
                     raise
-                if isinstance(exc, (OSError, ValueError, KeyError, TypeError)):
+                if isinstance(exc, OSError):
                     raise StoreError(f"cannot read JSON index in {self.directory}: {exc}") from exc
+                if isinstance(exc, (ValueError, KeyError, TypeError)):
+                    raise MetadataMissingError(
+                        str(self.directory), f"its JSON index is unreadable: {exc}"
+                    ) from exc
                 raise
             yield self._index
 
@@ -372,6 +377,15 @@ class JsonStore:
             entry = _parse(line, where)
             at += len(line) + 1
             if "generation" in entry and "op" not in entry:
+                if snapshot_id is None and entry["generation"] > 0:
+                    # The journal continues a snapshot that is gone: replaying
+                    # it alone (or starting over it) would lose every version
+                    # folded into that snapshot.
+                    raise MetadataMissingError(
+                        str(self.directory),
+                        f"{self.snapshot_path} is missing, but {self.journal_path} continues "
+                        f"its generation {entry['generation']}",
+                    )
                 if entry["generation"] != self._index.generation:
                     # Already folded into the snapshot; skip the stale journal.
                     self._journal_offset += len(complete)
@@ -741,8 +755,19 @@ class JsonStore:
         """Nothing stays open between operations."""
 
 
-def _create(storage_path: Path, url: str | None = None) -> MetadataStore:
-    return JsonStore(Path(url) if url else storage_path)
+def _create(
+    storage_path: Path, url: str | None = None, lock_timeout: float = LOCK_TIMEOUT_SECONDS
+) -> MetadataStore:
+    """``lock_timeout`` (seconds, a ``store_options`` key): how long an
+    operation waits for another process holding ``index.lock``."""
+    if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)):
+        raise StoreError(f"json store option lock_timeout must be seconds, got {lock_timeout!r}")
+    return JsonStore(Path(url) if url else storage_path, lock_timeout=float(lock_timeout))
+
+
+def _footprint(storage_path: Path, url: str | None) -> list[Path]:
+    directory = Path(url) if url else storage_path
+    return [directory / "index.json", directory / "index.journal"]
 
 
 @hookimpl
@@ -753,5 +778,6 @@ def modelshelf_metadata_stores() -> list[Provider[MetadataStore]]:
             factory=_create,
             description="index.json + append-only journal, file-locked; readable by people",
             capabilities={"multiprocess"},
+            footprint=_footprint,
         )
     ]
