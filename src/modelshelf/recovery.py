@@ -100,7 +100,7 @@ class _RecoveringRegistry(ModelRegistry):
             return super()._open_store(choice, url, options)
         except StoreError as exc:
             paths = self._footprint(choice, url) if isinstance(choice, str) else None
-            present = [p for p in paths or [] if p.exists()]
+            present = [p for p in paths or [] if p.is_file()]
             if not present:
                 raise
             logger.warning("setting aside the damaged metadata of %s: %s", self.location, exc)

@@ -357,7 +357,7 @@ class ModelRegistry:
     def _present_stores(self, url: str | None) -> dict[str, list[Path]]:
         present = {}
         for name in self.plugins.providers(METADATA_STORE):
-            paths = [p for p in self._footprint(name, url) or [] if p.exists()]
+            paths = [p for p in self._footprint(name, url) or [] if p.is_file()]
             if paths:
                 present[name] = paths
         return present
@@ -403,7 +403,7 @@ class ModelRegistry:
     def _refuse_second_store(self, name: str, url: str | None) -> None:
         """Never start a second, empty store beside the one a directory holds."""
         mine = self._footprint(name, url)
-        if mine is None or any(p.exists() for p in mine):
+        if mine is None or any(p.is_file() for p in mine):
             return
         others = {n: ps for n, ps in self._present_stores(url).items() if n != name}
         if others:
@@ -431,7 +431,7 @@ class ModelRegistry:
     def _check_footprint(self, name: str, url: str | None) -> None:
         """Refuse, before the store starts an empty file, when its file is gone."""
         paths = self._footprint(name, url)
-        if not self._check_on_open or not paths or any(p.exists() for p in paths):
+        if not self._check_on_open or not paths or any(p.is_file() for p in paths):
             return
         evidence = self._lost_evidence()
         if evidence is not None:
