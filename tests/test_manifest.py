@@ -118,7 +118,7 @@ def test_a_contradicting_option_is_a_config_error_naming_both(
         assert result.exit_code == 2
         assert repr(value) in result.stderr and repr(recorded) in result.stderr
     (root / "modelshelf.toml").write_text(f'{option} = "{value}"\n')
-    with pytest.raises(ConfigError, match="modelshelf.toml"):
+    with pytest.raises(ConfigError, match=r"modelshelf\.toml"):
         ModelRegistry(root)
     (root / "modelshelf.toml").unlink()
     assert sorted(p.name for p in root.iterdir()) == before  # nothing created beside
@@ -151,7 +151,7 @@ def test_a_registry_without_a_record_is_recognised_by_its_files(
     result = _cli("ls", "--registry", str(root))
     assert len(json.loads(result.stdout)) == 3
     other = "json" if store == "sqlite" else "sqlite"
-    with pytest.raises(ConfigError, match=f"second, empty store") as info:
+    with pytest.raises(ConfigError, match="second, empty store") as info:
         ModelRegistry(root, store=other)
     assert repr(store) in str(info.value)
     assert _other_store_files(root, store) == []

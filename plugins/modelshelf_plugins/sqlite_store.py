@@ -855,6 +855,16 @@ class SqliteStore:
                 (model_name, alias, model_id),
             )
 
+    def check(self) -> list[str]:
+        """Problems SQLite finds in the database file (``PRAGMA quick_check``): damaged
+        pages or indexes that queries may not touch until much later. [] when sound."""
+        try:
+            rows = self._read("PRAGMA quick_check")
+        except StoreError as exc:
+            return [str(exc)]
+        problems = [str(row[0]) for row in rows]
+        return [] if problems == ["ok"] else problems
+
     def explain(self, sql: str, params: Sequence[Any]) -> list[str]:
         """EXPLAIN QUERY PLAN of a statement, for tests that check index use."""
         return [row[-1] for row in self._read(f"EXPLAIN QUERY PLAN {sql}", params)]

@@ -95,15 +95,25 @@ class _RecoveringRegistry(ModelRegistry):
         )
 
     def _open_store(self, choice: object, url: str | None, options: dict[str, Any]) -> Any:
+        """Open the store; if it fails, or its own check finds damage, move its
+        files aside and open it again, empty."""
         self.set_aside = []
         try:
-            return super()._open_store(choice, url, options)
+            store = super()._open_store(choice, url, options)
         except StoreError as exc:
-            paths = self._footprint(choice, url) if isinstance(choice, str) else None
-            present = [p for p in paths or [] if p.is_file()]
-            if not present:
-                raise
-            logger.warning("setting aside the damaged metadata of %s: %s", self.location, exc)
+            problem = str(exc)
+        else:
+            check = getattr(store, "check", None)
+            problems = check() if callable(check) else []
+            if not problems:
+                return store
+            store.close()
+            problem = "; ".join(problems)
+        paths = self._footprint(choice, url) if isinstance(choice, str) else None
+        present = [p for p in paths or [] if p.is_file()]
+        if not present:
+            raise StoreError(f"the metadata store of {self.location} is damaged: {problem}")
+        logger.warning("setting aside the damaged metadata of %s: %s", self.location, problem)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         for path in present:
             target = path.with_name(f"{path.name}.damaged-{stamp}")

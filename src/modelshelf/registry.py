@@ -168,7 +168,7 @@ class LoadedModel:
 
 
 #: Findings that mean something recorded is damaged or lost (``verify().ok`` is False).
-PROBLEM_KINDS = ("missing", "mismatch", "unsafe", "unrecorded")
+PROBLEM_KINDS = ("missing", "mismatch", "unsafe", "unrecorded", "metadata")
 #: Without a registry record (no sidecars to tell lost versions from leftovers),
 #: ``gc`` refuses to delete more orphans than this share of all stored files.
 GC_MAX_ORPHAN_SHARE = 0.1
@@ -178,7 +178,7 @@ GC_MAX_ORPHAN_SHARE = 0.1
 class Finding:
     """One problem ``verify`` found."""
 
-    kind: str  # missing | mismatch | unsafe | unrecorded | orphan | temporary | sidecar
+    kind: str  # missing | mismatch | unsafe | unrecorded | metadata | orphan | temporary | sidecar
     key: str
     model_id: int | None
     detail: str
@@ -1699,6 +1699,12 @@ class ModelRegistry:
         findings: list[Finding] = []
         referenced: set[str] = set()
         checked = 0
+        check_store = getattr(self.store, "check", None)  # optional: a store's own audit
+        if deep and callable(check_store):
+            findings.extend(
+                Finding(kind="metadata", key="", model_id=None, detail=str(problem))
+                for problem in check_store()
+            )
         for metadata in self._all_versions():
             for ref in [metadata.artifact, *metadata.artifacts.values()]:
                 referenced.add(ref.key)
