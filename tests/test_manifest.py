@@ -107,8 +107,9 @@ def test_a_contradicting_option_is_a_config_error_naming_both(
     before = sorted(p.name for p in root.iterdir())
     if option == "store":
         value, recorded = ("json" if store == "sqlite" else "sqlite"), store
+    contradicting: dict[str, Any] = {option: value}
     with pytest.raises(ConfigError) as info:
-        ModelRegistry(root, **{option: value})
+        ModelRegistry(root, **contradicting)
     assert f"{option} {recorded!r}" in str(info.value)
     assert f"{option} {value!r}" in str(info.value)
     # The same through the CLI (--store is the one plugin option every command takes),

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner
@@ -156,15 +156,16 @@ def test_damaged_metadata_is_refused_reported_kept_and_recovered(
     assert gc.exit_code in (0, 3)
     assert _files(root) == files  # gc deleted nothing
 
-    partial = damage == "truncated-half" and name == "index.journal"
+    partial_loss = damage == "truncated-half" and name == "index.journal"
     rebuilt = recover(root)
     assert rebuilt.unrecoverable == ()
     with ModelRegistry(root) as reg:
         stale = [f.model_id for f in reg.verify().findings if f.kind == "missing"]
-        assert stale == ([5] if partial else [])
+        assert stale == ([5] if partial_loss else [])
         for model_id in stale:  # a deleted version the truncated journal brought back
+            assert model_id is not None
             reg.delete_model(model_id)
-        if partial:
+        if partial_loss:
             # Versions the store kept stay as it has them (their later stage and
             # alias changes were in the lost tail); the others come back whole.
             assert [v[0] for v in _state(reg)["versions"]] == [v[0] for v in expected["versions"]]
@@ -277,8 +278,12 @@ def test_leftovers_of_failed_first_saves_do_not_look_like_lost_metadata(
 ) -> None:
     """A save killed before its record commits leaves a file without a sidecar."""
     root = tmp_path / "r"
+
+    def partial_save(stream: IO[bytes]) -> None:
+        stream.write(b"partial save")
+
     with ModelRegistry(root) as reg:
-        reg.storage.put("iris/leftover.joblib", lambda stream: stream.write(b"partial save"))
+        reg.storage.put("iris/leftover.joblib", partial_save)
     with ModelRegistry(root) as reg:
         assert reg.list_models() == []
         assert [f.kind for f in reg.verify().findings] == ["orphan"]
