@@ -241,6 +241,13 @@ def _given(argument: object, configured: str | None) -> tuple[str | None, str]:
 class ModelRegistry:
     """Save, find, promote and load model versions.
 
+    A new registry records the plugins it was created with (``registry.json``,
+    see :mod:`modelshelf.manifest`); later opens use them when none are given
+    and refuse ones that contradict them (``ConfigError``). A registry whose
+    metadata was lost refuses to open (``MetadataMissingError``) until
+    :func:`modelshelf.recovery.recover` rebuilds it. ``store_options`` go to
+    the metadata store's factory.
+
     Plugins are chosen by name (looked up among installed plugins) or given
     as objects. ``plugins=[...]`` registers extra plugin objects, such as a
     promotion gate, for this registry only.
@@ -434,7 +441,9 @@ class ModelRegistry:
         if not self._check_on_open or not paths or any(p.is_file() for p in paths):
             return
         evidence = self._lost_evidence()
-        if evidence is not None:
+        # Look again: a save elsewhere may have created the file and then the
+        # sidecar (in that order) while we looked for evidence.
+        if evidence is not None and not any(p.is_file() for p in paths):
             missing = ", ".join(p.name for p in paths)
             raise MetadataMissingError(
                 self.location, f"the {name} store's metadata ({missing}) is missing, but {evidence}"
@@ -467,6 +476,8 @@ class ModelRegistry:
         if self.remote:
             return True
         evidence = self._lost_evidence()
+        if evidence is not None and self._holds_versions():
+            return False  # a first save elsewhere committed, then wrote its sidecar
         if evidence is not None and self._check_on_open:
             name = store_choice if isinstance(store_choice, str) else type(store_choice).__name__
             raise MetadataMissingError(
