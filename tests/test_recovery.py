@@ -338,3 +338,22 @@ def test_damage_inside_the_database_is_found_by_verify_and_recovered(
     with ModelRegistry(root) as reg:
         assert _state(reg) == expected
         assert reg.verify().findings == ()
+
+
+def test_a_transferred_registry_can_be_recovered(
+    tmp_path: Path, logistic: LogisticRegression
+) -> None:
+    from modelshelf.transfer import transfer
+
+    with ModelRegistry(tmp_path / "laptop") as laptop:
+        for _ in range(3):
+            laptop.save_model(logistic, model_name="iris", metrics={"f1": 0.9})
+        laptop.promote("iris:1.0.1")
+        laptop.set_alias("iris:1.0.2", "challenger")
+        expected = _state(laptop)
+        with ModelRegistry(tmp_path / "team", store="json") as team:
+            transfer(laptop, team)
+    (tmp_path / "team" / "index.journal").unlink()
+    assert len(recover(tmp_path / "team").recovered) == 3
+    with ModelRegistry(tmp_path / "team") as team:
+        assert _state(team) == expected
