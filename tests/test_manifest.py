@@ -18,7 +18,13 @@ from click.testing import CliRunner
 
 from modelshelf import ConfigError, ModelRegistry, PluginError, StoreError
 from modelshelf.cli import cli
-from modelshelf.manifest import MANIFEST_FILE, SIDECAR_DIR, iter_sidecars, read_sidecar
+from modelshelf.manifest import (
+    MANIFEST_FILE,
+    SIDECAR_DIR,
+    iter_sidecars,
+    read_sidecar,
+    recordable_url,
+)
 from modelshelf_plugins.sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
@@ -206,3 +212,19 @@ def test_remote_registries_keep_working_without_a_record(
     with ModelRegistry("memory://manifest-remote", store_url=url) as again:
         assert again.load_model("iris", strict=True) is not None
     assert sorted(os.listdir(tmp_path)) == ["meta.db", "meta.db-writers.lock"]
+
+
+def test_a_store_kept_elsewhere_is_found_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logistic: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "meta").mkdir()
+    with ModelRegistry("r", store_url="meta/elsewhere.db") as reg:
+        reg.save_model(logistic, model_name="iris")
+    monkeypatch.chdir(tmp_path / "meta")  # the record holds an absolute path
+    with ModelRegistry(tmp_path / "r") as again:
+        assert len(again.list_models()) == 1
+    assert not (tmp_path / "r" / "registry.db").exists()
+    # A URL with credentials is never written down.
+    assert recordable_url("postgresql://ml:secret@db/models") is None
+    assert recordable_url("postgresql://db/models") == "postgresql://db/models"

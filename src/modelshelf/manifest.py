@@ -45,7 +45,7 @@ SIDECAR_FORMAT = 1
 _TEMP_MARKER = ".tmp-"
 
 #: The recorded choices; the order is the order they are written and checked in.
-RECORDED = ("store", "versioning", "serializer", "storage")
+RECORDED = ("store", "versioning", "serializer", "storage", "store_url")
 #: Choices a registry is bound to. The serializer is only the default: each
 #: file records its own serializer, so saving one model with another is safe.
 BINDING = ("store", "versioning", "storage")
@@ -59,6 +59,9 @@ class Manifest:
     versioning: str | None = None
     serializer: str | None = None
     storage: str | None = None
+    #: Where the store's metadata lives when given at creation (a file path, or a
+    #: URL without a password); later opens use it unless given another.
+    store_url: str | None = None
     created_at: str = ""
     modelshelf_version: str = ""
 
@@ -74,6 +77,14 @@ def _modelshelf_version() -> str:
         return version("modelshelf")
     except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         return "unknown"
+
+
+def recordable_url(url: str | None) -> str | None:
+    """``url`` if it is safe to write down (never one that carries credentials);
+    a plain file path is made absolute, so it means the same from any directory."""
+    if url is None or "@" in url:
+        return None
+    return url if ":" in url else os.path.abspath(url)
 
 
 def new_manifest(**choices: str | None) -> Manifest:

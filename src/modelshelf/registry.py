@@ -53,6 +53,7 @@ from modelshelf.manifest import (
     new_manifest,
     read_manifest,
     read_sidecar,
+    recordable_url,
     remove_sidecar,
     write_manifest,
     write_sidecar,
@@ -318,7 +319,7 @@ class ModelRegistry:
         self.storage: ArtifactStore = self._choose(
             ARTIFACT_STORE, storage_choice, root=self.location
         )
-        url = store_url or conf.store_url
+        url = store_url or conf.store_url or recorded.store_url
         store_choice = store or conf.store or recorded.store
         if store_choice is None:
             store_choice = self._detect_store(url, store_options, conf) or "sqlite"
@@ -327,6 +328,7 @@ class ModelRegistry:
         if isinstance(store_choice, str):
             self._check_footprint(store_choice, url)
         self._store_name = store_choice if isinstance(store_choice, str) else None
+        self._store_url = url
         self.store: MetadataStore = self._open_store(
             store_choice,
             url,
@@ -513,6 +515,7 @@ class ModelRegistry:
             versioning=self.versioning.name,
             serializer=self.serializer.name,
             storage=self._storage_name,
+            store_url=recordable_url(self._store_url),
         )
         try:
             write_manifest(self.storage_path, manifest)
@@ -535,6 +538,7 @@ class ModelRegistry:
                 versioning=self.versioning.name,
                 serializer=self.serializer.name,
                 storage=self._storage_name,
+                store_url=recordable_url(self._store_url),
             )
             write_manifest(self.storage_path, self.manifest)
         return self.manifest
