@@ -357,3 +357,25 @@ def test_a_transferred_registry_can_be_recovered(
     assert len(recover(tmp_path / "team").recovered) == 3
     with ModelRegistry(tmp_path / "team") as team:
         assert _state(team) == expected
+
+
+def test_a_json_journal_outliving_its_snapshot_gives_back_its_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logistic: LogisticRegression
+) -> None:
+    """A registry without sidecars: the journal still holds what came after the snapshot."""
+    monkeypatch.setattr(json_store, "MIN_COMPACTION_LINES", 4)
+    root = tmp_path / "r"
+    with ModelRegistry(root, store="json") as reg:
+        for _ in range(6):  # folded after the 4th change; 5 and 6 only in the journal
+            reg.save_model(logistic, model_name="iris")
+        reg.promote("iris:1.0.5")
+    _legacy(root)
+    (root / "index.json").unlink()
+    with pytest.raises(MetadataMissingError, match=r"index\.json is missing"):
+        ModelRegistry(root)
+    report = recover(root)
+    assert report.recovered == ("iris:1.0.4", "iris:1.0.5")
+    assert len(report.unrecoverable) == 4  # folded into the lost snapshot, no sidecar
+    with ModelRegistry(root) as reg:
+        assert reg.get_production_model("iris").version == "1.0.5"  # type: ignore[union-attr]
+        assert reg.load("iris:1.0.4").model is not None

@@ -751,6 +751,26 @@ class JsonStore:
                 ]
             )
 
+    def salvage(self, paths: list[Path]) -> list[ModelMetadata]:
+        """Versions still readable from damaged or orphaned index files set aside
+        by recovery: a snapshot that parses, and every whole journal line that
+        applies on top of it (a journal whose snapshot is gone still holds the
+        versions saved since that snapshot). Unreadable parts are skipped."""
+        index = _Index()
+        snapshots = [p for p in paths if p.name.startswith("index.json")]
+        journals = [p for p in paths if p.name.startswith("index.journal")]
+        for path in snapshots:
+            with suppress(OSError, ValueError, KeyError, TypeError, MetadataValidationError):
+                index = _Index.from_snapshot(json.loads(path.read_bytes()))
+        for path in journals:
+            with suppress(OSError):
+                for line in path.read_bytes().splitlines():
+                    with suppress(ValueError, KeyError, TypeError, MetadataValidationError):
+                        entry = json.loads(line)
+                        if "op" in entry:
+                            index.apply(entry)
+        return [index.with_aliases(m) for _, m in sorted(index.records.items())]
+
     def close(self) -> None:
         """Nothing stays open between operations."""
 

@@ -150,6 +150,20 @@ def _sidecars(storage_path: Path) -> tuple[list[ModelMetadata], list[str]]:
     return found, skipped
 
 
+def _with_salvage(
+    registry: _RecoveringRegistry, sidecars: list[ModelMetadata]
+) -> list[ModelMetadata]:
+    """Add versions the store can still read from the files it set aside (a
+    JSON journal outliving its snapshot) and that have no sidecar."""
+    salvage = getattr(registry.store, "salvage", None)
+    if not registry.set_aside or not callable(salvage):
+        return sidecars
+    known = {m.artifact.key for m in sidecars}
+    readable = salvage([Path(p) for p in registry.set_aside])
+    extra = [m for m in readable if m.artifact.key not in known]
+    return sorted([*sidecars, *extra], key=lambda m: m.model_id)
+
+
 def recover(storage_path: str | os.PathLike[str], **options: Any) -> RecoveryReport:
     """Rebuild the metadata of the registry at ``storage_path`` from its sidecars.
 
@@ -168,6 +182,7 @@ def recover(storage_path: str | os.PathLike[str], **options: Any) -> RecoveryRep
         storage_path, [m.version for m in sidecars if not m.checkpoint][:20], **options
     )
     try:
+        sidecars = _with_salvage(registry, sidecars)
         recorded = {
             ref.key: m
             for m in registry._all_versions()
