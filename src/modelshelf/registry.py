@@ -466,7 +466,8 @@ class ModelRegistry:
             ) from exc
 
     def _holds_versions(self) -> bool:
-        return bool(self.store.count(Query()) or self.store.count(Query(checkpoints=True)))
+        """Whether the store records any version (one row fetched, not a count)."""
+        return any(self.store.find(Query(checkpoints=c, limit=1)) for c in (False, True))
 
     def _check_metadata(self, store_choice: object) -> bool:
         """Refuse a store that opened empty although versions were recorded.
