@@ -98,10 +98,11 @@ class _RecoveringRegistry(ModelRegistry):
         """Open the store; if it fails, or its own check finds damage, move its
         files aside and open it again, empty."""
         self.set_aside = []
+        failure: StoreError | None = None
         try:
             store = super()._open_store(choice, url, options)
         except StoreError as exc:
-            problem = str(exc)
+            failure, problem = exc, str(exc)
         else:
             check = getattr(store, "check", None)
             problems = check() if callable(check) else []
@@ -112,6 +113,8 @@ class _RecoveringRegistry(ModelRegistry):
         paths = self._footprint(choice, url) if isinstance(choice, str) else None
         present = [p for p in paths or [] if p.is_file()]
         if not present:
+            if failure is not None:
+                raise failure  # nothing of ours to set aside (a server that is down...)
             raise StoreError(f"the metadata store of {self.location} is damaged: {problem}")
         logger.warning("setting aside the damaged metadata of %s: %s", self.location, problem)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
