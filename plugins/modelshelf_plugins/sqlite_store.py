@@ -313,6 +313,19 @@ def _check_header(path: Path) -> None:
         )
 
 
+#: SQLite's result codes for a damaged file (3.11+ exposes them on the error).
+_DAMAGED = {getattr(sqlite3, "SQLITE_CORRUPT", 11), getattr(sqlite3, "SQLITE_NOTADB", 26)}
+
+
+def _failure(path: Path, what: str, exc: sqlite3.Error) -> StoreError:
+    """The typed error for a failed statement: a damaged file is lost metadata."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    text = str(exc)
+    if code in _DAMAGED or "malformed" in text or "not a database" in text:
+        return MetadataMissingError(str(path.parent), f"{path} is damaged ({text})")
+    return StoreError(f"{what}: {exc}")
+
+
 class SqliteStore:
     """Metadata in ``registry.db`` (or the file ``url`` names)."""
 
@@ -334,7 +347,7 @@ class SqliteStore:
             with self._write():
                 self._create_schema()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open SQLite store at {path}: {exc}") from exc
+            raise _failure(path, f"cannot open SQLite store at {path}", exc) from exc
 
     def _create_schema(self) -> None:
         existing = self._schema_version()
@@ -448,7 +461,7 @@ class SqliteStore:
                     raise StoreError(f"query failed on {self.path}: {exc}") from exc
                 return self._read_damaged(sql, params)
             except sqlite3.Error as exc:
-                raise StoreError(f"query failed on {self.path}: {exc}") from exc
+                raise _failure(self.path, f"query failed on {self.path}", exc) from exc
 
     def _read_damaged(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """Run a query again when a TEXT cell holds bytes that are not UTF-8.
