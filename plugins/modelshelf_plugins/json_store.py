@@ -339,6 +339,16 @@ class JsonStore:
                 raise
             yield self._index
 
+    def _whole(self, path: Path, first_line: bytes | None = None) -> dict[str, Any]:
+        """The snapshot, or the journal's header line: if either is not JSON the
+        whole file is lost (overwritten, truncated), not one record."""
+        try:
+            return _parse(path.read_bytes() if first_line is None else first_line, path.name)
+        except CorruptMetadataError as exc:
+            raise MetadataMissingError(
+                str(self.directory), f"{path} is unreadable ({exc})"
+            ) from exc
+
     @staticmethod
     def _identity(path: Path) -> tuple[int, int] | None:
         try:
@@ -354,9 +364,7 @@ class JsonStore:
             if snapshot_id is None:
                 self._index = _Index()
             else:
-                self._index = _Index.from_snapshot(
-                    _parse(self.snapshot_path.read_bytes(), self.snapshot_path.name)
-                )
+                self._index = _Index.from_snapshot(self._whole(self.snapshot_path))
             self._snapshot_versions = len(self._index.records) + len(self._index.damaged)
             self._snapshot_id = snapshot_id
             self._journal_id = None
@@ -374,7 +382,7 @@ class JsonStore:
         at = self._journal_offset
         for line in complete.splitlines():
             where = f"{self.journal_path.name} at byte {at}"
-            entry = _parse(line, where)
+            entry = self._whole(self.journal_path, line) if at == 0 else _parse(line, where)
             at += len(line) + 1
             if "generation" in entry and "op" not in entry:
                 if snapshot_id is None and entry["generation"] > 0:

@@ -466,8 +466,12 @@ class ModelRegistry:
             ) from exc
 
     def _holds_versions(self) -> bool:
-        """Whether the store records any version (one row fetched, not a count)."""
-        return any(self.store.find(Query(checkpoints=c, limit=1)) for c in (False, True))
+        """Whether the store records any version (counted: a damaged record still
+        counts, and is reported by id when it is read, not when the registry opens)."""
+        try:
+            return any(self.store.count(Query(checkpoints=c)) for c in (False, True))
+        except CorruptMetadataError:
+            return True  # a damaged record is still a recorded version
 
     def _check_metadata(self, store_choice: object) -> bool:
         """Refuse a store that opened empty although versions were recorded.
