@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from click.testing import CliRunner
 
-from modelshelf import CorruptMetadataError, ModelRegistry, ModelShelfError
+from modelshelf import CorruptMetadataError, MetadataMissingError, ModelRegistry, ModelShelfError
 from modelshelf.cli import EXIT_INTEGRITY, cli
 
 if TYPE_CHECKING:
@@ -293,7 +293,8 @@ def test_damaged_json_snapshot_names_the_file(tmp_path: Path, logistic: Logistic
         _fold(registry)
     snapshot = path / "index.json"
     snapshot.write_bytes(snapshot.read_bytes()[:-10])
-    with pytest.raises(CorruptMetadataError, match=r"index\.json"):
+    # The whole snapshot is lost, not one record: the registry refuses to open.
+    with pytest.raises(MetadataMissingError, match=r"index\.json"):
         ModelRegistry(path, store="json")
 
 

@@ -431,8 +431,11 @@ def test_config_read_on_open_and_constructor_wins(tmp_path: Path, logistic: Any)
     reg.save_model(logistic, model_name="m", metrics={"accuracy": 0.9})
     assert reg.get_best_model().version == "2"  # type: ignore[union-attr]
     assert [m.version for m in reg.apply_retention()] == ["1"]
-    other = ModelRegistry(root, versioning="semver", store="json")
-    assert other.versioning.name == "semver"
+    # The registry recorded what it was created with; contradicting it is an error.
+    with pytest.raises(ConfigError, match=r"versioning 'integer'.*versioning 'semver'"):
+        ModelRegistry(root, versioning="semver", store="json")
+    scoring = ModelRegistry(root, scoring="f1", scoring_options={})  # not part of the record
+    assert scoring.scoring.name == "f1"
 
 
 @pytest.mark.parametrize(

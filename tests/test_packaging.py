@@ -53,12 +53,12 @@ def test_quickstart_example_runs(tmp_path: Path) -> None:
 LAYERS: list[set[str]] = [
     {"errors"},
     {"metadata"},
-    {"converter", "config", "query", "references", "snapshot"},
+    {"converter", "config", "query", "references", "snapshot", "manifest"},
     {"protocols"},
     {"hookspecs", "selectors"},
     {"plugins"},
     {"registry"},
-    {"bundle", "report", "transfer", "testing"},
+    {"bundle", "report", "transfer", "recovery", "testing"},
     {"cli", "ui", "serve", "migrate"},
 ]
 

@@ -33,6 +33,7 @@ from modelshelf.errors import (
     CorruptMetadataError,
     DuplicateVersionError,
     InvalidInputError,
+    MetadataMissingError,
     MetadataValidationError,
     ModelShelfError,
     RetiredVersionError,
@@ -296,14 +297,14 @@ def _parse(line: bytes, where: str) -> dict[str, Any]:
 class JsonStore:
     """Metadata as ``index.json`` + ``index.journal`` in the storage directory."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.snapshot_path = directory / "index.json"
         self.journal_path = directory / "index.journal"
         from filelock import FileLock  # here, not at import: registries on other stores skip it
 
-        self._file_lock = FileLock(str(directory / "index.lock"), timeout=LOCK_TIMEOUT_SECONDS)
+        self._file_lock = FileLock(str(directory / "index.lock"), timeout=lock_timeout)
         self._thread_lock = threading.RLock()
         self._index = _Index()
         self._snapshot_id: tuple[int, int] | None = None
@@ -329,10 +330,24 @@ class JsonStore:
                 self._index, self._snapshot_id, self._journal_id = _Index(), None, None
                 if isinstance(exc, ModelShelfError):
                     raise
-                if isinstance(exc, (OSError, ValueError, KeyError, TypeError)):
+                if isinstance(exc, OSError):
                     raise StoreError(f"cannot read JSON index in {self.directory}: {exc}") from exc
+                if isinstance(exc, (ValueError, KeyError, TypeError)):
+                    raise MetadataMissingError(
+                        str(self.directory), f"its JSON index is unreadable: {exc}"
+                    ) from exc
                 raise
             yield self._index
+
+    def _whole(self, path: Path, first_line: bytes | None = None) -> dict[str, Any]:
+        """The snapshot, or the journal's header line: if either is not JSON the
+        whole file is lost (overwritten, truncated), not one record."""
+        try:
+            return _parse(path.read_bytes() if first_line is None else first_line, path.name)
+        except CorruptMetadataError as exc:
+            raise MetadataMissingError(
+                str(self.directory), f"{path} is unreadable ({exc})"
+            ) from exc
 
     @staticmethod
     def _identity(path: Path) -> tuple[int, int] | None:
@@ -349,9 +364,7 @@ class JsonStore:
             if snapshot_id is None:
                 self._index = _Index()
             else:
-                self._index = _Index.from_snapshot(
-                    _parse(self.snapshot_path.read_bytes(), self.snapshot_path.name)
-                )
+                self._index = _Index.from_snapshot(self._whole(self.snapshot_path))
             self._snapshot_versions = len(self._index.records) + len(self._index.damaged)
             self._snapshot_id = snapshot_id
             self._journal_id = None
@@ -369,9 +382,18 @@ class JsonStore:
         at = self._journal_offset
         for line in complete.splitlines():
             where = f"{self.journal_path.name} at byte {at}"
-            entry = _parse(line, where)
+            entry = self._whole(self.journal_path, line) if at == 0 else _parse(line, where)
             at += len(line) + 1
             if "generation" in entry and "op" not in entry:
+                if snapshot_id is None and entry["generation"] > 0:
+                    # The journal continues a snapshot that is gone: replaying
+                    # it alone (or starting over it) would lose every version
+                    # folded into that snapshot.
+                    raise MetadataMissingError(
+                        str(self.directory),
+                        f"{self.snapshot_path} is missing, but {self.journal_path} continues "
+                        f"its generation {entry['generation']}",
+                    )
                 if entry["generation"] != self._index.generation:
                     # Already folded into the snapshot; skip the stale journal.
                     self._journal_offset += len(complete)
@@ -737,12 +759,43 @@ class JsonStore:
                 ]
             )
 
+    def salvage(self, paths: list[Path]) -> list[ModelMetadata]:
+        """Versions still readable from damaged or orphaned index files set aside
+        by recovery: a snapshot that parses, and every whole journal line that
+        applies on top of it (a journal whose snapshot is gone still holds the
+        versions saved since that snapshot). Unreadable parts are skipped."""
+        index = _Index()
+        snapshots = [p for p in paths if p.name.startswith("index.json")]
+        journals = [p for p in paths if p.name.startswith("index.journal")]
+        for path in snapshots:
+            with suppress(OSError, ValueError, KeyError, TypeError, MetadataValidationError):
+                index = _Index.from_snapshot(json.loads(path.read_bytes()))
+        for path in journals:
+            with suppress(OSError):
+                for line in path.read_bytes().splitlines():
+                    with suppress(ValueError, KeyError, TypeError, MetadataValidationError):
+                        entry = json.loads(line)
+                        if "op" in entry:
+                            index.apply(entry)
+        return [index.with_aliases(m) for _, m in sorted(index.records.items())]
+
     def close(self) -> None:
         """Nothing stays open between operations."""
 
 
-def _create(storage_path: Path, url: str | None = None) -> MetadataStore:
-    return JsonStore(Path(url) if url else storage_path)
+def _create(
+    storage_path: Path, url: str | None = None, lock_timeout: float = LOCK_TIMEOUT_SECONDS
+) -> MetadataStore:
+    """``lock_timeout`` (seconds, a ``store_options`` key): how long an
+    operation waits for another process holding ``index.lock``."""
+    if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)):
+        raise StoreError(f"json store option lock_timeout must be seconds, got {lock_timeout!r}")
+    return JsonStore(Path(url) if url else storage_path, lock_timeout=float(lock_timeout))
+
+
+def _footprint(storage_path: Path, url: str | None) -> list[Path]:
+    directory = Path(url) if url else storage_path
+    return [directory / "index.json", directory / "index.journal"]
 
 
 @hookimpl
@@ -753,5 +806,6 @@ def modelshelf_metadata_stores() -> list[Provider[MetadataStore]]:
             factory=_create,
             description="index.json + append-only journal, file-locked; readable by people",
             capabilities={"multiprocess"},
+            footprint=_footprint,
         )
     ]

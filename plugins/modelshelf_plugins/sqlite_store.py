@@ -16,6 +16,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +26,7 @@ from modelshelf import converter, hookimpl
 from modelshelf.errors import (
     DuplicateVersionError,
     InvalidInputError,
+    MetadataMissingError,
     RetiredVersionError,
     StoreError,
 )
@@ -258,17 +260,84 @@ def window_clause(query: Query) -> tuple[str, list[Any]]:
     return " LIMIT ? OFFSET ?", [-1 if query.limit is None else query.limit, query.offset]
 
 
+_HEADER = b"SQLite format 3\x00"
+
+
+def check_database_file(path: Path, *, attempts: int = 3) -> None:
+    """Refuse a database file that is not SQLite's or is shorter than it says.
+
+    SQLite itself reads garbage as "not a database" only on some statements
+    and opens a truncated file as long as its first page survives, so a
+    damaged ``registry.db`` would show up as an empty or partial registry.
+    The 100-byte header says how many pages the file holds (valid when its
+    change counter matches its version-valid-for number, as SQLite writes
+    it); a file shorter than that lost its tail. An empty file is left to
+    SQLite, which treats it as new; the registry decides whether that is a
+    loss (files without metadata) or a new registry. Another process's
+    checkpoint writes page 1 before the pages that extend the file, so a
+    short file is read again before it is called truncated.
+    """
+    for attempt in range(attempts):
+        try:
+            _check_header(path)
+            return
+        except MetadataMissingError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+def _check_header(path: Path) -> None:
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+            size = os.fstat(handle.fileno()).st_size
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot read SQLite store {path}: {exc}") from exc
+    if not header:
+        return
+    if len(header) < 100 or not header.startswith(_HEADER):
+        raise MetadataMissingError(
+            str(path.parent), f"{path} is not a SQLite database (overwritten or corrupted)"
+        )
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if pages and header[24:28] == header[92:96] and size < pages * page_size:
+        raise MetadataMissingError(
+            str(path.parent),
+            f"{path} is truncated: {size} bytes where its header promises "
+            f"{pages} pages of {page_size} bytes",
+        )
+
+
+#: SQLite's result codes for a damaged file (3.11+ exposes them on the error).
+_DAMAGED = {getattr(sqlite3, "SQLITE_CORRUPT", 11), getattr(sqlite3, "SQLITE_NOTADB", 26)}
+
+
+def _failure(path: Path, what: str, exc: sqlite3.Error) -> StoreError:
+    """The typed error for a failed statement: a damaged file is lost metadata."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    text = str(exc)
+    if code in _DAMAGED or "malformed" in text or "not a database" in text:
+        return MetadataMissingError(str(path.parent), f"{path} is damaged ({text})")
+    return StoreError(f"{what}: {exc}")
+
+
 class SqliteStore:
     """Metadata in ``registry.db`` (or the file ``url`` names)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
         self.path = path
+        check_database_file(path)
         self._lock = threading.RLock()
         self._queue_fd = self._open_queue(path)
         try:
             self._conn = sqlite3.connect(
                 path,
-                timeout=BUSY_TIMEOUT_SECONDS,
+                timeout=busy_timeout,
                 isolation_level=None,
                 check_same_thread=False,
             )
@@ -278,7 +347,7 @@ class SqliteStore:
             with self._write():
                 self._create_schema()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open SQLite store at {path}: {exc}") from exc
+            raise _failure(path, f"cannot open SQLite store at {path}", exc) from exc
 
     def _create_schema(self) -> None:
         existing = self._schema_version()
@@ -392,7 +461,7 @@ class SqliteStore:
                     raise StoreError(f"query failed on {self.path}: {exc}") from exc
                 return self._read_damaged(sql, params)
             except sqlite3.Error as exc:
-                raise StoreError(f"query failed on {self.path}: {exc}") from exc
+                raise _failure(self.path, f"query failed on {self.path}", exc) from exc
 
     def _read_damaged(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """Run a query again when a TEXT cell holds bytes that are not UTF-8.
@@ -799,6 +868,16 @@ class SqliteStore:
                 (model_name, alias, model_id),
             )
 
+    def check(self) -> list[str]:
+        """Problems SQLite finds in the database file (``PRAGMA quick_check``): damaged
+        pages or indexes that queries may not touch until much later. [] when sound."""
+        try:
+            rows = self._read("PRAGMA quick_check")
+        except StoreError as exc:
+            return [str(exc)]
+        problems = [str(row[0]) for row in rows]
+        return [] if problems == ["ok"] else problems
+
     def explain(self, sql: str, params: Sequence[Any]) -> list[str]:
         """EXPLAIN QUERY PLAN of a statement, for tests that check index use."""
         return [row[-1] for row in self._read(f"EXPLAIN QUERY PLAN {sql}", params)]
@@ -811,12 +890,24 @@ class SqliteStore:
                 self._queue_fd = None
 
 
-def _create(storage_path: Path, url: str | None = None) -> MetadataStore:
+def _database_path(storage_path: Path, url: str | None) -> Path:
     if url is not None:
-        path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:") else Path(url)
-    else:
-        path = storage_path / "registry.db"
-    return SqliteStore(path)
+        return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:") else Path(url)
+    return storage_path / "registry.db"
+
+
+def _create(
+    storage_path: Path, url: str | None = None, busy_timeout: float = BUSY_TIMEOUT_SECONDS
+) -> MetadataStore:
+    """``busy_timeout`` (seconds, a ``store_options`` key): how long a write
+    waits for another process's transaction before failing."""
+    if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, (int, float)):
+        raise StoreError(f"sqlite store option busy_timeout must be seconds, got {busy_timeout!r}")
+    return SqliteStore(_database_path(storage_path, url), busy_timeout=float(busy_timeout))
+
+
+def _footprint(storage_path: Path, url: str | None) -> list[Path]:
+    return [_database_path(storage_path, url)]
 
 
 @hookimpl
@@ -827,5 +918,6 @@ def modelshelf_metadata_stores() -> list[Provider[MetadataStore]]:
             factory=_create,
             description="SQLite file registry.db in the storage directory (WAL, indexed)",
             capabilities={"transactions", "multiprocess", "sql"},
+            footprint=_footprint,
         )
     ]

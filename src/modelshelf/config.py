@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import cattrs
 from attrs import field, frozen
 
-from modelshelf.errors import InvalidInputError
+from modelshelf.errors import ConfigError, InvalidInputError
 from modelshelf.metadata import Stage, check_metric_name
 
 if TYPE_CHECKING:
@@ -28,9 +28,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 #: The file a registry reads its settings from, inside its storage directory.
 CONFIG_FILE = "modelshelf.toml"
 
-
-class ConfigError(InvalidInputError):
-    """The configuration file is invalid; the message names the key."""
+__all__ = ["CONFIG_FILE", "ConfigError", "Retention", "Settings", "load_settings", "parse_settings"]
 
 
 @frozen(kw_only=True)
@@ -57,6 +55,7 @@ class Settings:
     versioning: str | None = None
     scoring: str | None = None
     serializer_options: dict[str, Any] = field(factory=dict)
+    store_options: dict[str, Any] = field(factory=dict)
     scoring_options: dict[str, Any] = field(factory=dict)
     default_stage: Stage = Stage.NONE
     retention: Retention = field(factory=Retention)

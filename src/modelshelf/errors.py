@@ -258,17 +258,57 @@ class UnknownMetricWarning(ModelShelfWarning):
         self.metric = metric
 
 
+class MetadataMissingError(StoreError):
+    """A registry's metadata is lost, truncated or unreadable while its model files remain.
+
+    Raised when the registry opens, before anything is written or deleted, so
+    a lost ``registry.db`` or ``index.json`` never looks like an empty
+    registry. ``modelshelf recover`` rebuilds the metadata from the files'
+    sidecars.
+    """
+
+    def __init__(self, location: str, problem: str) -> None:
+        super().__init__(
+            f"the registry at {location} has lost its metadata: {problem}. Nothing was "
+            f"changed; rebuild it with `modelshelf recover --registry {location}` "
+            "(Python: modelshelf.recovery.recover)"
+        )
+        self.location = location
+        self.problem = problem
+
+
+class ConfigError(InvalidInputError):
+    """The configuration is invalid or contradicts what the registry recorded; the
+    message names the key and both values."""
+
+
+class GcRefusedError(ModelShelfError):
+    """``gc`` would delete files that look like lost versions rather than leftovers.
+
+    Either the files have metadata sidecars (their versions were recorded once),
+    or they are more than a small share of everything stored, which is what a
+    lost or rolled-back metadata store looks like. ``force=True`` overrides.
+    """
+
+    def __init__(self, message: str, keys: Iterable[str]) -> None:
+        super().__init__(message)
+        self.keys = tuple(keys)
+
+
 __all__ = [
     "AmbiguousVersionError",
+    "ConfigError",
     "CorruptMetadataError",
     "DeserializationError",
     "DuplicateVersionError",
+    "GcRefusedError",
     "IntegrityError",
     "IntegrityWarning",
     "InvalidInputError",
     "InvalidMetadataError",
     "InvalidReferenceError",
     "InvalidVersionError",
+    "MetadataMissingError",
     "MetadataValidationError",
     "ModelNotFoundError",
     "ModelShelfError",

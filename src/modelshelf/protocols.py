@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from attrs import field, frozen
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from modelshelf.config import Settings
     from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata, Stage
     from modelshelf.query import Query, Ranking
@@ -41,6 +40,13 @@ class Provider(Generic[T]):
     factory: Callable[..., T]
     description: str = ""
     capabilities: frozenset[str] = field(default=frozenset(), converter=_capabilities)
+    #: Metadata stores only, optional: given the factory's ``storage_path`` and
+    #: ``url``, the local files that hold the store's metadata (whether they
+    #: exist or not). The registry uses it to find which store an unlabelled
+    #: registry directory holds, to refuse opening a second store beside it,
+    #: to notice a lost metadata file before the factory silently starts an
+    #: empty one, and to set a damaged file aside when recovering.
+    footprint: Callable[[Path, str | None], list[Path]] | None = None
 
 
 @runtime_checkable

@@ -25,20 +25,38 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import evolve, frozen
 
-from modelshelf.config import Settings, load_settings
+from modelshelf.config import CONFIG_FILE, Settings, load_settings
 from modelshelf.errors import (
     AmbiguousVersionError,
+    ConfigError,
     CorruptMetadataError,
     DeserializationError,
     DuplicateVersionError,
+    GcRefusedError,
     IntegrityError,
     IntegrityWarning,
     InvalidInputError,
+    MetadataMissingError,
     ModelNotFoundError,
     ModelShelfError,
     SerializationError,
     StoreError,
     UnknownMetricWarning,
+)
+from modelshelf.manifest import (
+    SIDECAR_DIR,
+    Manifest,
+    check_choice,
+    has_sidecars,
+    iter_sidecars,
+    iter_temporary_sidecars,
+    new_manifest,
+    read_manifest,
+    read_sidecar,
+    recordable_url,
+    remove_sidecar,
+    write_manifest,
+    write_sidecar,
 )
 from modelshelf.metadata import (
     ArtifactRef,
@@ -150,11 +168,18 @@ class LoadedModel:
         return iter((self.model, self.artifacts, self.metadata))
 
 
+#: Findings that mean something recorded is damaged or lost (``verify().ok`` is False).
+PROBLEM_KINDS = ("missing", "mismatch", "unsafe", "unrecorded", "metadata")
+#: Without a registry record (no sidecars to tell lost versions from leftovers),
+#: ``gc`` refuses to delete more orphans than this share of all stored files.
+GC_MAX_ORPHAN_SHARE = 0.1
+
+
 @frozen(kw_only=True)
 class Finding:
     """One problem ``verify`` found."""
 
-    kind: str  # missing | mismatch | unsafe | orphan | temporary
+    kind: str  # missing | mismatch | unsafe | unrecorded | metadata | orphan | temporary | sidecar
     key: str
     model_id: int | None
     detail: str
@@ -167,7 +192,7 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        return not any(f.kind in ("missing", "mismatch", "unsafe") for f in self.findings)
+        return not any(f.kind in PROBLEM_KINDS for f in self.findings)
 
 
 def _actor(user: str | None) -> str:
@@ -206,8 +231,23 @@ def _signing_key(key: str | bytes | None) -> bytes | None:
     return key.encode() if isinstance(key, str) else bytes(key)
 
 
+def _given(argument: object, configured: str | None) -> tuple[str | None, str]:
+    """The plugin name asked for, and who asked: the argument wins over the file."""
+    if argument is not None:
+        name = argument if isinstance(argument, str) else getattr(argument, "name", None)
+        return (name if isinstance(name, str) else None), "the argument"
+    return configured, CONFIG_FILE
+
+
 class ModelRegistry:
     """Save, find, promote and load model versions.
+
+    A new registry records the plugins it was created with (``registry.json``,
+    see :mod:`modelshelf.manifest`); later opens use them when none are given
+    and refuse ones that contradict them (``ConfigError``). A registry whose
+    metadata was lost refuses to open (``MetadataMissingError``) until
+    :func:`modelshelf.recovery.recover` rebuilds it. ``store_options`` go to
+    the metadata store's factory.
 
     Plugins are chosen by name (looked up among installed plugins) or given
     as objects. ``plugins=[...]`` registers extra plugin objects, such as a
@@ -228,6 +268,7 @@ class ModelRegistry:
         store_url: str | None = None,
         serializer_options: Mapping[str, Any] | None = None,
         scoring_options: Mapping[str, Any] | None = None,
+        store_options: Mapping[str, Any] | None = None,
         signing_key: str | bytes | None = None,
         user: str | None = None,
         settings: Settings | None = None,
@@ -250,40 +291,278 @@ class ModelRegistry:
         self.plugins = PluginHost(plugins, load_entrypoints=load_entrypoints)
         self.user = check_unicode("user", _actor(user))
         self._signing_key = _signing_key(signing_key)
+        #: What the registry recorded about itself when it was created (local only).
+        self.manifest: Manifest | None = None if self.remote else read_manifest(self.storage_path)
+        given = {
+            "serializer": _given(serializer, conf.serializer),
+            "versioning": _given(versioning, conf.versioning),
+            "storage": _given(storage, conf.storage),
+            "store": _given(store, conf.store),
+        }
+        for option, (name, source) in given.items():
+            check_choice(option, name, source, self.manifest, self.storage_path)
+        recorded = self.manifest or Manifest()
         self.serializer: Serializer = self._choose(
             SERIALIZER,
-            serializer or conf.serializer or "joblib",
+            serializer or conf.serializer or recorded.serializer or "joblib",
             **dict(conf.serializer_options if serializer_options is None else serializer_options),
-        )
-        self.versioning: VersioningScheme = self._choose(
-            VERSIONING, versioning or conf.versioning or "semver"
         )
         self.scoring: ScoringPolicy = self._choose(
             SCORING,
             scoring or conf.scoring or "f1",
             **dict(conf.scoring_options if scoring_options is None else scoring_options),
         )
+        storage_choice = (
+            storage or conf.storage or recorded.storage or ("fsspec" if self.remote else "local")
+        )
+        self._storage_name = storage_choice if isinstance(storage_choice, str) else None
         self.storage: ArtifactStore = self._choose(
-            ARTIFACT_STORE,
-            storage or conf.storage or ("fsspec" if self.remote else "local"),
-            root=self.location,
+            ARTIFACT_STORE, storage_choice, root=self.location
+        )
+        url = store_url or conf.store_url or recorded.store_url
+        store_choice = store or conf.store or recorded.store
+        if store_choice is None:
+            store_choice = self._detect_store(url, store_options, conf) or "sqlite"
+        elif isinstance(store_choice, str) and self.manifest is None and not self.remote:
+            self._refuse_second_store(store_choice, url)
+        if isinstance(store_choice, str):
+            self._check_footprint(store_choice, url)
+        self._store_name = store_choice if isinstance(store_choice, str) else None
+        self._store_url = url
+        self.store: MetadataStore = self._open_store(
+            store_choice,
+            url,
+            dict(conf.store_options if store_options is None else store_options),
         )
         try:
-            self.store: MetadataStore = self._choose(
+            fresh = self._check_metadata(store_choice)
+            self.versioning: VersioningScheme = self._choose(
+                VERSIONING,
+                versioning
+                or conf.versioning
+                or recorded.versioning
+                or (None if fresh else self._detect_versioning())
+                or "semver",
+            )
+        except BaseException:
+            self.store.close()
+            raise
+        if fresh and self.manifest is None and not self.remote and self._store_name:
+            self.manifest = self._record_manifest(self._store_name)
+        self._serializers: dict[str, Serializer] = {self.serializer.name: self.serializer}
+
+    # -- what the registry is ------------------------------------------------------
+
+    #: Whether opening refuses a store that lost its metadata; recovery opens without.
+    _check_on_open = True
+
+    def _footprint(self, name: str, url: str | None) -> list[Path] | None:
+        """The files store ``name`` keeps its metadata in here, if it says."""
+        found = self.plugins.providers(METADATA_STORE).get(name)
+        if found is None or found[0].footprint is None:
+            return None
+        return list(found[0].footprint(self.storage_path, url))
+
+    def _present_stores(self, url: str | None) -> dict[str, list[Path]]:
+        present = {}
+        for name in self.plugins.providers(METADATA_STORE):
+            paths = [p for p in self._footprint(name, url) or [] if p.is_file()]
+            if paths:
+                present[name] = paths
+        return present
+
+    def _detect_store(
+        self, url: str | None, store_options: Mapping[str, Any] | None, conf: Settings
+    ) -> str | None:
+        """The store whose files an unlabelled directory holds (None: nothing there)."""
+        if self.remote:
+            return None
+        present = self._present_stores(url)
+        if len(present) <= 1:
+            return next(iter(present), None)
+        holding = []
+        for name in present:
+            probe = self.plugins.create(
                 METADATA_STORE,
-                store or conf.store or "sqlite",
+                name,
                 storage_path=self.storage_path,
-                url=store_url or conf.store_url,
+                url=url,
+                **dict(conf.store_options if store_options is None else store_options),
+            )
+            try:
+                if probe.count(Query()) or probe.count(Query(checkpoints=True)):
+                    holding.append(name)
+            finally:
+                probe.close()
+        if len(holding) == 1:
+            logger.warning(
+                "%s holds metadata files of several stores (%s); using %r, the only one "
+                "with versions",
+                self.location,
+                ", ".join(sorted(present)),
+                holding[0],
+            )
+            return holding[0]
+        raise ConfigError(
+            f"{self.location} holds the metadata of several stores ("
+            + ", ".join(f"{n}: {', '.join(p.name for p in ps)}" for n, ps in present.items())
+            + "); say which one it is with store= (or --store), then move the other aside"
+        )
+
+    def _refuse_second_store(self, name: str, url: str | None) -> None:
+        """Never start a second, empty store beside the one a directory holds."""
+        mine = self._footprint(name, url)
+        if mine is None or any(p.is_file() for p in mine):
+            return
+        others = {n: ps for n, ps in self._present_stores(url).items() if n != name}
+        if others:
+            other, paths = next(iter(others.items()))
+            raise ConfigError(
+                f"the registry at {self.location} keeps its metadata in the {other!r} store "
+                f"({', '.join(p.name for p in paths)}), but store {name!r} was asked for, "
+                f"which would start a second, empty store beside it; open it with "
+                f"store={other!r} or without store="
+            )
+
+    def _lost_evidence(self) -> str | None:
+        """Why the registry must once have held versions, judged from its files."""
+        if self.remote:
+            return None
+        sidecars = self.storage_path / SIDECAR_DIR
+        if has_sidecars(self.storage_path):
+            return f"version sidecars remain in {sidecars}"
+        if self.manifest is None:
+            key = next(iter(self.storage.iter_keys()), None)
+            if key is not None:
+                return f"model files remain (e.g. {key})"
+        return None
+
+    def _check_footprint(self, name: str, url: str | None) -> None:
+        """Refuse, before the store starts an empty file, when its file is gone."""
+        paths = self._footprint(name, url)
+        if not self._check_on_open or not paths or any(p.is_file() for p in paths):
+            return
+        evidence = self._lost_evidence()
+        # Look again: a save elsewhere may have created the file and then the
+        # sidecar (in that order) while we looked for evidence.
+        if evidence is not None and not any(p.is_file() for p in paths):
+            missing = ", ".join(p.name for p in paths)
+            raise MetadataMissingError(
+                self.location, f"the {name} store's metadata ({missing}) is missing, but {evidence}"
+            )
+
+    def _open_store(self, choice: object, url: str | None, options: dict[str, Any]) -> Any:
+        try:
+            return self._choose(
+                METADATA_STORE, choice, storage_path=self.storage_path, url=url, **options
             )
         except StoreError as exc:
-            if not self.remote or store_url or conf.store_url:
+            if not self.remote or url:
                 raise
             raise StoreError(
                 f"{exc}; the storage location {self.location} is remote, so the metadata "
                 "store needs a location of its own: pass store_url= (e.g. store='postgresql', "
                 "store_url='postgresql://...')"
             ) from exc
-        self._serializers: dict[str, Serializer] = {self.serializer.name: self.serializer}
+
+    def _holds_versions(self) -> bool:
+        """Whether the store records any version (counted: a damaged record still
+        counts, and is reported by id when it is read, not when the registry opens)."""
+        try:
+            return any(self.store.count(Query(checkpoints=c)) for c in (False, True))
+        except CorruptMetadataError:
+            return True  # a damaged record is still a recorded version
+
+    def _check_metadata(self, store_choice: object) -> bool:
+        """Refuse a store that opened empty although versions were recorded.
+
+        Returns whether the registry is new: no versions and no files at all.
+        """
+        if self._holds_versions():
+            return False
+        if self.remote:
+            return True
+        evidence = self._lost_evidence()
+        if evidence is not None and self._holds_versions():
+            return False  # a first save elsewhere committed, then wrote its sidecar
+        if evidence is not None and self._check_on_open:
+            name = store_choice if isinstance(store_choice, str) else type(store_choice).__name__
+            raise MetadataMissingError(
+                self.location,
+                f"the {name} store holds no versions (its metadata is empty, truncated "
+                f"or replaced), but {evidence}",
+            )
+        return evidence is None and next(iter(self.storage.iter_keys()), None) is None
+
+    def _detect_versioning(self, sample: Sequence[str] | None = None) -> str | None:
+        """The scheme an unlabelled registry's versions follow (semver if several fit)."""
+        if sample is None:
+            sample = [m.version for m in self.store.find(Query(limit=20))]
+        if not sample:
+            return None
+        available = self.plugins.providers(VERSIONING)
+        for name in ["semver", *sorted(n for n in available if n != "semver")]:
+            if name not in available:
+                continue
+            scheme = self.plugins.create(VERSIONING, name)
+            try:
+                for version in sample:
+                    scheme.validate(version)
+            except (InvalidInputError, ValueError):
+                continue
+            return name
+        return None
+
+    def _record_manifest(self, store: str) -> Manifest | None:
+        """Write down what this new registry is, so every later open agrees."""
+        manifest = new_manifest(
+            store=store,
+            versioning=self.versioning.name,
+            serializer=self.serializer.name,
+            storage=self._storage_name,
+            store_url=recordable_url(self._store_url),
+        )
+        try:
+            write_manifest(self.storage_path, manifest)
+        except OSError as exc:
+            logger.warning("could not record the registry's plugins in %s: %s", self.location, exc)
+            return None
+        return manifest
+
+    def adopt(self) -> Manifest:
+        """Record this registry's plugins (and sidecars of every version) if it
+        has no record yet: how ``modelshelf init`` brings an older registry in
+        line. Returns the record."""
+        if self.remote:
+            raise InvalidInputError("a remote registry keeps no record in a directory")
+        if self.manifest is None:
+            for metadata in self._all_versions():
+                write_sidecar(self.storage_path, metadata)
+            self.manifest = new_manifest(
+                store=self._store_name,
+                versioning=self.versioning.name,
+                serializer=self.serializer.name,
+                storage=self._storage_name,
+                store_url=recordable_url(self._store_url),
+            )
+            write_manifest(self.storage_path, self.manifest)
+        return self.manifest
+
+    def _sidecars(self, *versions: ModelMetadata | None) -> None:
+        """Refresh the sidecars of versions this registry just changed.
+
+        After the change committed: a failure here must not undo it, so it is
+        logged; the next change of the version writes its sidecar again.
+        """
+        if self.remote:
+            return
+        for metadata in versions:
+            if metadata is None:
+                continue
+            try:
+                write_sidecar(self.storage_path, metadata)
+            except (OSError, ModelShelfError) as exc:
+                logger.warning("could not write the sidecar of %s: %s", metadata.reference, exc)
 
     def _choose(self, kind: PluginKind, choice: object, **options: Any) -> Any:
         if isinstance(choice, str):
@@ -408,6 +687,7 @@ class ModelRegistry:
             for key in written:
                 self._discard(key)
             raise
+        self._sidecars(metadata)
         self.plugins.after_save(registry=self, metadata=metadata)
         return metadata
 
@@ -1065,6 +1345,7 @@ class ModelRegistry:
         )
         if not changed:
             raise ModelNotFoundError(f"{current.reference} was deleted meanwhile")
+        self._sidecars(*changed)
         self.plugins.after_stage_transition(
             registry=self, metadata=changed[0], from_stage=current.stage, to_stage=target_stage
         )
@@ -1132,16 +1413,20 @@ class ModelRegistry:
         check_alias(alias)
         _check_reason(reason)
         metadata = self.get_metadata(reference)
-        self.store.set_alias(
+        previous = self.store.set_alias(
             metadata.model_name, alias, metadata.model_id, actor=self.user, reason=reason
         )
-        return self.get_metadata(metadata.model_id)
+        updated = self.get_metadata(metadata.model_id)
+        self._sidecars(updated, None if previous is None else self.store.get(previous))
+        return updated
 
     def delete_alias(self, model_name: str, alias: str, *, reason: str = "") -> bool:
         check_name("model_name", model_name)
         check_alias(alias)
         _check_reason(reason)
         previous = self.store.set_alias(model_name, alias, None, actor=self.user, reason=reason)
+        if previous is not None:
+            self._sidecars(self.store.get(previous))
         return previous is not None
 
     def update_model(
@@ -1165,6 +1450,7 @@ class ModelRegistry:
         )
         if updated is None:
             raise ModelNotFoundError(f"no model version has id {metadata.model_id}")
+        self._sidecars(updated)
         return updated
 
     def audit_log(self, model_name: str | None = None) -> list[AuditEvent]:
@@ -1180,7 +1466,15 @@ class ModelRegistry:
         if metadata is None:
             return False
         self.plugins.before_delete(registry=self, metadata=metadata)
-        removed = self.store.delete(model_id)
+        # The sidecar goes first: a crash after it leaves a version without one
+        # (harmless) rather than unrecorded files that look like lost metadata.
+        if not self.remote:
+            remove_sidecar(self.storage_path, metadata.artifact.key)
+        try:
+            removed = self.store.delete(model_id)
+        except BaseException:
+            self._sidecars(self.store.get(model_id))
+            raise
         if removed is None:
             return False
         for ref in [removed.artifact, *removed.artifacts.values()]:
@@ -1425,6 +1719,12 @@ class ModelRegistry:
         findings: list[Finding] = []
         referenced: set[str] = set()
         checked = 0
+        check_store = getattr(self.store, "check", None)  # optional: a store's own audit
+        if deep and callable(check_store):
+            findings.extend(
+                Finding(kind="metadata", key="", model_id=None, detail=str(problem))
+                for problem in check_store()
+            )
         for metadata in self._all_versions():
             for ref in [metadata.artifact, *metadata.artifacts.values()]:
                 referenced.add(ref.key)
@@ -1466,8 +1766,9 @@ class ModelRegistry:
                             f"found {actual} ({size} B)",
                         )
                     )
+        unrecorded = self._unrecorded_files(referenced, findings)
         for key in self.storage.iter_keys():
-            if key not in referenced:
+            if key not in referenced and key not in unrecorded:
                 findings.append(
                     Finding(
                         kind="orphan",
@@ -1487,6 +1788,52 @@ class ModelRegistry:
             )
         return VerifyReport(checked=checked, findings=tuple(findings))
 
+    def _unrecorded_files(self, referenced: set[str], findings: list[Finding]) -> set[str]:
+        """Files of versions whose sidecar survives but whose record does not.
+
+        They are a lost version, not leftovers: reported as ``unrecorded``
+        (so ``ok`` is False and ``gc`` keeps them) until ``recover`` records
+        them again. A sidecar whose files are gone too is stale (``sidecar``).
+        """
+        if self.remote:
+            return set()
+        unrecorded: set[str] = set()
+        for key, path in iter_sidecars(self.storage_path):
+            if key in referenced:
+                continue
+            try:
+                metadata = read_sidecar(path)
+                keys = [ref.key for ref in [metadata.artifact, *metadata.artifacts.values()]]
+                present = [k for k in keys if self.storage.size(k) is not None]
+            except (ModelShelfError, OSError) as exc:
+                findings.append(
+                    Finding(kind="sidecar", key=key, model_id=None, detail=f"unreadable: {exc}")
+                )
+                continue
+            if not present:
+                findings.append(
+                    Finding(
+                        kind="sidecar",
+                        key=key,
+                        model_id=None,
+                        detail="stale sidecar: neither a record nor the files remain",
+                    )
+                )
+                continue
+            for file_key in present:
+                unrecorded.add(file_key)
+                findings.append(
+                    Finding(
+                        kind="unrecorded",
+                        key=file_key,
+                        model_id=None,
+                        detail=f"file of {metadata.reference} (id {metadata.model_id}), which "
+                        "the metadata store no longer records; its sidecar survives: run "
+                        "`modelshelf recover` to record it again",
+                    )
+                )
+        return unrecorded
+
     def _modified_at(self, key: str) -> float:
         """When ``key`` last changed; +inf (never old enough for gc) if it
         cannot be addressed safely, e.g. a symlink pointing out of the root."""
@@ -1496,23 +1843,35 @@ class ModelRegistry:
             logger.warning("gc leaves %s alone: %s", key, exc)
             return math.inf
 
-    def gc(self, *, dry_run: bool = True, min_age_seconds: float = 3600.0) -> list[str]:
+    def gc(
+        self, *, dry_run: bool = True, min_age_seconds: float = 3600.0, force: bool = False
+    ) -> list[str]:
         """Remove orphan and temporary files (only report them when ``dry_run``).
 
         A save writes its file before it commits its record, so a young
         "orphan" may belong to a save still in flight: only files older than
         ``min_age_seconds`` are touched, and only if no record points at them
         when we look again just before deleting.
+
+        Files that look like lost versions rather than leftovers are never
+        deleted without ``force=True``: the files of a version whose sidecar
+        survives its record (``unrecorded``), and, in a registry with no
+        sidecars to tell (one without a record, or a remote one), orphans
+        that are more than ``GC_MAX_ORPHAN_SHARE`` of every stored file:
+        what a lost or rolled-back metadata store looks like. Then
+        ``GcRefusedError`` is raised and nothing is deleted.
         """
         report = self.verify(deep=False)
         cutoff = time.time() - min_age_seconds
+        kinds = ("orphan", "temporary", "unrecorded") if force else ("orphan", "temporary")
         doomed = [
-            f
-            for f in report.findings
-            if f.kind in ("orphan", "temporary") and self._modified_at(f.key) <= cutoff
+            f for f in report.findings if f.kind in kinds and self._modified_at(f.key) <= cutoff
         ]
+        stale = [f.key for f in report.findings if f.kind == "sidecar"]
         if dry_run:
             return [f.key for f in doomed]
+        if not force:
+            self._refuse_mass_deletion(report, doomed)
         referenced = {
             ref.key for m in self._all_versions() for ref in [m.artifact, *m.artifacts.values()]
         }
@@ -1525,4 +1884,32 @@ class ModelRegistry:
             else:
                 self.storage.delete(finding.key)
             removed.append(finding.key)
+        if not self.remote:
+            for key in stale:
+                remove_sidecar(self.storage_path, key)
+            for path in iter_temporary_sidecars(self.storage_path):
+                if path.stat().st_mtime <= cutoff:
+                    path.unlink(missing_ok=True)
         return removed
+
+    def _refuse_mass_deletion(self, report: VerifyReport, doomed: list[Finding]) -> None:
+        orphans = [f.key for f in doomed if f.kind == "orphan"]
+        unrecorded = [f.key for f in report.findings if f.kind == "unrecorded"]
+        if unrecorded:
+            logger.warning(
+                "gc keeps %d file(s) of versions the store no longer records "
+                "(run `modelshelf recover`)",
+                len(unrecorded),
+            )
+        if self.manifest is not None or len(orphans) <= 1:
+            return
+        stored = sum(1 for _ in self.storage.iter_keys())
+        if len(orphans) > GC_MAX_ORPHAN_SHARE * stored:
+            raise GcRefusedError(
+                f"gc would delete {len(orphans)} of the {stored} files stored in "
+                f"{self.location} as orphans: more than {GC_MAX_ORPHAN_SHARE:.0%}, which is "
+                "what a lost or rolled-back metadata store looks like, so nothing was deleted. "
+                "Check the metadata (modelshelf verify, modelshelf recover); if the files "
+                "really are leftovers, run gc with force=True (--force)",
+                orphans,
+            )

@@ -287,6 +287,8 @@ def transfer(
         if progress is not None:
             progress(done, len(versions))
     mover.copy_aliases(versions)
+    # Recorded through the store, so the destination's sidecars are written here.
+    destination._sidecars(*(destination.store.get(i) for i in sorted(set(mover.ids.values()))))
     mover.copy_model_info()
     mover.copy_audit()
     verified = mover.verify(versions) if verify else 0

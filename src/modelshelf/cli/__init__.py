@@ -28,8 +28,10 @@ from modelshelf.errors import (
     CorruptMetadataError,
     DeserializationError,
     DuplicateVersionError,
+    GcRefusedError,
     IntegrityError,
     InvalidInputError,
+    MetadataMissingError,
     ModelNotFoundError,
     ModelShelfError,
     ModelShelfWarning,
@@ -53,7 +55,8 @@ EXIT_CODES: dict[int, str] = {
     1: "not found: no such registry, model, version, alias or stage (or nothing to rank)",
     2: "usage error or bad input: unknown option, invalid value, reference or file",
     3: "integrity failure: checksum or signature mismatch, tampered or unsafe bundle, "
-    "verify found missing or damaged files",
+    "verify found missing or damaged files, the registry's metadata is lost "
+    "(see `modelshelf recover`), or gc refused to delete what looks like lost versions",
     4: "vetoed: a plugin's lifecycle hook refused the operation",
     5: "conflict: the version already exists",
     6: "store, storage or plugin failure (I/O, database, a plugin that will not load)",
@@ -79,7 +82,9 @@ def exit_code_for(exc: BaseException) -> int:
     """The exit code for an error raised by the registry."""
     from modelshelf.bundle import ImportConflictError
 
-    if isinstance(exc, (IntegrityError, CorruptMetadataError)):
+    if isinstance(
+        exc, (IntegrityError, CorruptMetadataError, MetadataMissingError, GcRefusedError)
+    ):
         return EXIT_INTEGRITY
     if isinstance(exc, DeserializationError):
         return EXIT_MISSING_CODE
@@ -591,16 +596,19 @@ _PLUGIN_OPTIONS = ("store", "serializer", "storage", "versioning", "scoring")
 
 
 @shelf_command(cli)
-@click.option("--serializer", metavar="NAME", help="Serializer plugin (joblib, cloudpickle).")
+@click.option("--serializer", metavar="NAME", help="Default serializer (joblib, cloudpickle).")
 @click.option("--storage", metavar="NAME", help="Artifact storage plugin (local, ...).")
 @click.option("--versioning", metavar="NAME", help="Versioning scheme (semver, integer).")
 @click.option("--scoring", metavar="NAME", help="Scoring policy (f1, composite).")
 @click.option("--force", is_flag=True, help="Overwrite an existing modelshelf.toml.")
 def init(env: Env, force: bool, **choices: str | None) -> None:
-    """Create a registry, recording plugin choices in its modelshelf.toml.
+    """Create a registry, recording its plugins in registry.json.
 
-    Choices not given fall back to the defaults (sqlite, joblib, local,
-    semver, f1). Every later command reads the file, so a team sets them once.
+    The store, versioning scheme, default serializer and storage are
+    recorded once (choices not given fall back to sqlite, semver, joblib,
+    local); every later command and ModelRegistry(path) uses them, and a
+    contradicting option is refused. An existing registry with no record is
+    recorded as it is. --scoring, a preference, goes to modelshelf.toml.
 
     Example: modelshelf init --registry data/models/team --versioning integer
     """
@@ -608,31 +616,43 @@ def init(env: Env, force: bool, **choices: str | None) -> None:
     if env.store:
         chosen["store"] = env.store
     config = env.path / "modelshelf.toml"
-    if chosen and config.exists() and not force:
+    scoring = chosen.pop("scoring", None)
+    if scoring and config.exists() and not force:
         raise Failure(
             f"{config} already exists; edit it, or pass --force to replace it", EXIT_USAGE
         )
-    registry = env.open(create=True, **{k: v for k, v in chosen.items() if k != "store"})
-    if chosen:
+    registry = env.open(
+        create=True,
+        scoring=scoring,
+        **{k: v for k, v in chosen.items() if k != "store"},
+    )
+    manifest = None if registry.remote else registry.adopt()
+    if scoring:
         lines = ["# modelshelf registry settings, written by `modelshelf init`.\n"]
-        lines += [
-            f"{key} = {json.dumps(chosen[key])}\n" for key in _PLUGIN_OPTIONS if key in chosen
-        ]
+        lines.append(f"scoring = {json.dumps(scoring)}\n")
         temp = config.with_name(f".{config.name}.tmp")
         temp.write_text("".join(lines))
         os.replace(temp, config)
+    recorded = {
+        key: getattr(manifest, key)
+        for key in ("store", "versioning", "serializer", "storage")
+        if manifest is not None and getattr(manifest, key)
+    }
     summary = {
         "registry": str(registry.storage_path),
+        "record": None if manifest is None else str(registry.storage_path / "registry.json"),
         "config": str(config) if config.exists() else None,
         "serializer": registry.serializer.name,
-        **chosen,
+        "versioning": registry.versioning.name,
+        **recorded,
+        **({"scoring": scoring} if scoring else {}),
     }
     _out(
         env,
         summary,
         lambda: _say(
             f"registry ready at {registry.storage_path}"
-            + (f" ({', '.join(f'{k} {v}' for k, v in chosen.items())})" if chosen else "")
+            + (f" ({', '.join(f'{k} {v}' for k, v in recorded.items())})" if recorded else "")
         ),
     )
 
@@ -1131,7 +1151,16 @@ def verify(env: Env, bundle_path: Path | None, shallow: bool) -> None:
             ),
         )
         return
-    report = env.open().verify(deep=not shallow)
+    try:
+        report = env.open().verify(deep=not shallow)
+    except MetadataMissingError as exc:
+        lost = {"kind": "metadata", "key": None, "model_id": None, "detail": str(exc)}
+        _out(
+            env,
+            {"ok": False, "checked": 0, "findings": [lost]},
+            lambda: _say(f"metadata  {lost['detail']}"),
+        )
+        raise click.exceptions.Exit(EXIT_INTEGRITY) from exc
     findings = [
         {"kind": f.kind, "key": f.key, "model_id": f.model_id, "detail": f.detail}
         for f in report.findings
@@ -1140,7 +1169,9 @@ def verify(env: Env, bundle_path: Path | None, shallow: bool) -> None:
     def human() -> None:
         for f in report.findings:
             _say(f"{f.kind:9} {f.key}  {f.detail}")
-        problems = sum(1 for f in report.findings if f.kind in ("missing", "mismatch"))
+        from modelshelf.registry import PROBLEM_KINDS
+
+        problems = sum(1 for f in report.findings if f.kind in PROBLEM_KINDS)
         _say(
             f"checked {report.checked} file(s): "
             + ("ok" if report.ok else f"{problems} problem(s)")
@@ -1165,12 +1196,21 @@ def verify(env: Env, bundle_path: Path | None, shallow: bool) -> None:
     show_default=True,
     help="Leave files younger than this many seconds (a save may be in flight).",
 )
-def gc(env: Env, apply_: bool, min_age: float) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also delete what looks like lost versions (unrecorded files, or most of the "
+    "registry); run `modelshelf recover` first.",
+)
+def gc(env: Env, apply_: bool, min_age: float, force: bool) -> None:
     """Find (and with --apply remove) orphan and leftover temporary files.
+
+    Files of versions the metadata store no longer records are kept unless
+    --force: they are lost metadata, not leftovers.
 
     Example: modelshelf gc
     """
-    keys = env.open().gc(dry_run=not apply_, min_age_seconds=min_age)
+    keys = env.open().gc(dry_run=not apply_, min_age_seconds=min_age, force=force)
 
     def human() -> None:
         for key in keys:
@@ -1178,6 +1218,53 @@ def gc(env: Env, apply_: bool, min_age: float) -> None:
         _say(f"{len(keys)} file(s) " + ("removed" if apply_ else "to remove (use --apply)"))
 
     _out(env, {"applied": apply_, "files": keys}, human)
+
+
+@shelf_command(cli)
+@click.option(
+    "--versioning", metavar="NAME", help="Versioning scheme, if the registry has no record."
+)
+def recover(env: Env, versioning: str | None) -> None:
+    """Rebuild lost or damaged metadata from the sidecars beside the model files.
+
+    A damaged metadata file is moved aside (never deleted); every version
+    whose sidecar survives and whose files match their checksums is recorded
+    again. Exit 3 if something could not be recovered or verified.
+
+    Example: modelshelf recover --registry data/models/registry
+    """
+    from modelshelf.recovery import recover as rebuild
+
+    path = env.path
+    if not path.is_dir():
+        raise Failure(f"no registry at {path}", EXIT_NOT_FOUND, "RegistryNotFound")
+    options: dict[str, Any] = {}
+    if env.store:
+        options["store"] = env.store
+    if env.store_url:
+        options["store_url"] = env.store_url
+    if versioning:
+        options["versioning"] = versioning
+    report = rebuild(path, **options)
+
+    def human() -> None:
+        for moved in report.set_aside:
+            _say(f"set aside {moved}")
+        for reference in report.recovered:
+            _say(f"recovered {reference}")
+        for reason in report.skipped:
+            _say(f"skipped   {reason}")
+        for key in report.unrecoverable:
+            _say(f"no sidecar {key} (left in place; `modelshelf gc` removes leftovers)")
+        _say(
+            f"{len(report.recovered)} version(s) recovered, {report.already_recorded} already "
+            f"recorded, {len(report.skipped)} skipped; verify "
+            + ("ok" if report.verify.ok else "found problems (run `modelshelf verify`)")
+        )
+
+    _out(env, {**report.as_dict(), "ok": report.ok}, human)
+    if not report.ok:
+        raise click.exceptions.Exit(EXIT_INTEGRITY)
 
 
 @shelf_command(cli)
