@@ -102,10 +102,12 @@ class MigrationError(InvalidInputError):
 class MlflowMissingError(ModelShelfError):
     """MLflow is not installed where the migration runs."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            "migrating from MLflow needs MLflow's client: pip install 'modelshelf[mlflow]'"
-        )
+    def __init__(
+        self,
+        message: str = "migrating from MLflow needs MLflow's client: "
+        "pip install 'modelshelf[mlflow]'",
+    ) -> None:
+        super().__init__(message)
 
 
 @frozen(kw_only=True)
