@@ -1,4 +1,5 @@
-"""What people see at a terminal: ``ls`` and ``show`` at 80 and at 200 columns.
+"""What people see at a terminal: ``ls``, ``show``, ``best`` and ``compare`` at 80
+and at 200 columns.
 
 The commands run in a real pseudo-terminal of the given size, as a person's
 shell would start them, so rich lays the tables out for that width.
@@ -104,3 +105,25 @@ def test_show_keeps_labels_on_one_line(registry_path: Path, columns: int) -> Non
     assert any(line.split() == ["stage", "Production"] for line in lines)
     checksum = ModelRegistry(registry_path).get_metadata(2).artifact.sha256
     assert checksum in "".join(lines).replace(" ", "")  # whole, even where it folds
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_best_and_compare_fit_and_keep_references_whole(registry_path: Path, columns: int) -> None:
+    best = at_terminal(columns, "best", "--registry", str(registry_path))
+    assert max(len(line) for line in best) <= columns, "\n".join(best)
+    assert best[0].startswith(f"best: {NAME}:{VERSIONS[2]} (id 3,")
+    lines = at_terminal(columns, "compare", NAME, "--registry", str(registry_path))
+    assert max(len(line) for line in lines) <= columns, "\n".join(lines)
+    header = lines[0].split()
+    assert header[:4] == ["rank", "id", "name", "version"]
+    rows = [line.split() for line in lines if NAME in line]
+    assert [row[:4] for row in rows] == [
+        [str(rank), str(model_id), NAME, VERSIONS[model_id - 1]]
+        for rank, model_id in enumerate((3, 2, 1), start=1)
+    ]
+    assert "…" not in "\n".join(lines)
+    if columns == 200:
+        assert {"stage", "score", *METRICS} <= set(header)
+    else:
+        assert "score" in header
+        assert any(line.startswith("not shown:") for line in lines)
