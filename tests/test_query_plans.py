@@ -123,3 +123,17 @@ def test_find_runs_the_statement_find_sql_builds(sqlite_registry: ModelRegistry)
     rows = sqlite_registry.store._read(sql, params)  # type: ignore[attr-defined]
     assert [row[0] for row in rows] == [m.model_id for m in sqlite_registry.store.find(query)]
     assert len(rows) == 2
+
+
+def test_a_page_by_metric_sorts_narrow_pairs_then_reads_only_its_rows(
+    sqlite_registry: ModelRegistry,
+) -> None:
+    """A deep page of a name sorted by a metric must not sort whole rows: the
+    page's ids are chosen from (id, value) pairs, then only its rows are read."""
+    query = Query(model_name="iris", order_by="loss", limit=2, offset=1)
+    sql, params = sqlite_registry.store.find_sql(query)  # type: ignore[attr-defined]
+    lines = plan(sqlite_registry, sql, params)
+    assert any("page" in line and ("CO-ROUTINE" in line or "MATERIALIZE" in line) for line in lines)
+    assert any(line.startswith("SEARCH models USING INTEGER PRIMARY KEY") for line in lines), lines
+    found = sqlite_registry.store.find(query)
+    assert [m.metrics["loss"] for m in found] == pytest.approx([0.2, 0.3])

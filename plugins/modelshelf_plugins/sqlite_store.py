@@ -576,10 +576,18 @@ class SqliteStore:
         direction = "DESC" if query.descending else "ASC"
         window, window_params = window_clause(query)
         if query.orders_by_metric:
+            join = "LEFT JOIN metrics o ON o.model_id = models.id AND o.name = ?"
+            order = f"o.value IS NULL, o.value {direction}, models.id {direction}"
+            if not window:
+                return f"{_SELECT} {join} WHERE {where} ORDER BY {order}", [query.order_by, *params]
+            # A page: order and window the narrow (id, value) pairs first, then
+            # read the wide rows of that page only. Sorting whole rows (the data
+            # column with them) made a deep page of a big name take seconds.
             sql = (
-                f"{_SELECT} LEFT JOIN metrics o ON o.model_id = models.id AND o.name = ? "
-                f"WHERE {where} ORDER BY o.value IS NULL, o.value {direction}, "
-                f"models.id {direction}{window}"
+                f"{_SELECT} JOIN (SELECT models.id AS id, o.value AS value FROM models "  # noqa: S608 - fixed fragments; values bound
+                f"{join} WHERE {where} ORDER BY {order}{window}) AS page "
+                f"ON page.id = models.id "
+                f"ORDER BY page.value IS NULL, page.value {direction}, page.id {direction}"
             )
             return sql, [query.order_by, *params, *window_params]
         column = _ORDER_COLUMNS[query.order_by]

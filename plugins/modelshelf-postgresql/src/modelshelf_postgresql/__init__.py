@@ -636,33 +636,51 @@ class PostgresStore:
     ) -> list[ModelMetadata]:
         """Versions with the metric first, in metric order, then the rest by id.
 
-        Two ordered reads in one snapshot, each cut at offset + limit: the first
-        walks the ``(name, value)`` index, and the second (versions lacking the
-        metric) only runs when the first did not fill the window, so "the top
-        20 by f1" reads about 20 rows whatever the registry's size.
+        Two ordered reads in one snapshot. The first windows the narrow
+        ``(id, value)`` pairs along the ``(name, value)`` index and reads the
+        wide rows of that page only, so a deep page costs its own rows, not
+        every row before it. The second (versions lacking the metric) runs
+        only when the first did not fill the window.
         """
-        cut = None if query.limit is None else query.offset + query.limit
         with_metric = (
-            f"{_SELECT} JOIN metrics o ON o.model_id = models.id AND o.name = %s "
-            f"WHERE {where} ORDER BY o.value {direction}, models.id {direction} LIMIT %s"
+            f"{_SELECT} JOIN (SELECT models.id AS id, o.value AS value FROM models "  # noqa: S608 - fixed fragments; values bound
+            f"JOIN metrics o ON o.model_id = models.id AND o.name = %s WHERE {where} "
+            f"ORDER BY o.value {direction}, models.id {direction} LIMIT %s OFFSET %s) AS page "
+            f"ON page.id = models.id ORDER BY page.value {direction}, page.id {direction}"
+        )
+        count_with_metric = (
+            "SELECT count(*) FROM models JOIN metrics o ON o.model_id = models.id "  # noqa: S608 - fixed fragments; values bound
+            f"AND o.name = %s WHERE {where}"
         )
         without_metric = (
             f"{_SELECT} WHERE {where} AND NOT EXISTS (SELECT 1 FROM metrics n "  # noqa: S608 - fixed fragments; values bound
             "WHERE n.model_id = models.id AND n.name = %s) "
-            f"ORDER BY models.id {direction} LIMIT %s"
+            f"ORDER BY models.id {direction} LIMIT %s OFFSET %s"
         )
+        limit, offset = query.limit, query.offset
         psycopg = self._psycopg
         try:
             with self._pool.connection() as conn, conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                rows = list(conn.execute(with_metric, [query.order_by, *params, cut]).fetchall())
-                if cut is None or len(rows) < cut:
-                    rest = None if cut is None else cut - len(rows)
-                    rows += conn.execute(without_metric, [*params, query.order_by, rest]).fetchall()
+                rows = list(
+                    conn.execute(with_metric, [query.order_by, *params, limit, offset]).fetchall()
+                )
+                if limit is None or len(rows) < limit:
+                    # The window runs past the versions with the metric: the rest
+                    # starts at its beginning, unless the window began past them.
+                    skip = 0
+                    if not rows and offset:
+                        (total,) = conn.execute(
+                            count_with_metric, [query.order_by, *params]
+                        ).fetchone() or (0,)
+                        skip = max(0, offset - int(total))
+                    rest = None if limit is None else limit - len(rows)
+                    rows += conn.execute(
+                        without_metric, [*params, query.order_by, rest, skip]
+                    ).fetchall()
         except psycopg.Error as exc:
             raise StoreError(f"query failed on {self.location}: {exc}") from exc
-        window = rows[query.offset : cut]
-        return [self._row_to_metadata(row) for row in window]
+        return [self._row_to_metadata(row) for row in rows]
 
     def count(self, query: Query) -> int:
         where, params = where_clause(query)
