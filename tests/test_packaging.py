@@ -57,7 +57,7 @@ LAYERS: list[set[str]] = [
     {"protocols"},
     {"hookspecs", "selectors"},
     {"plugins"},
-    {"registry"},
+    {"registry", "_shared", "_saving", "_loading", "_querying", "_lifecycle", "_housekeeping"},
     {"bundle", "report", "transfer", "recovery", "testing"},
     {"cli", "ui", "serve", "migrate"},
 ]

@@ -1,0 +1,249 @@
+"""Resolving references and loading artifacts.
+
+Bytes are hashed as they are read and checked against the record before a
+serializer sees them, so a changed or truncated file never gets
+deserialized.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import warnings
+from typing import IO, TYPE_CHECKING, Any, cast
+
+from modelshelf.errors import (
+    AmbiguousVersionError,
+    CorruptMetadataError,
+    DeserializationError,
+    IntegrityError,
+    IntegrityWarning,
+    InvalidInputError,
+    ModelNotFoundError,
+)
+from modelshelf.query import Query
+from modelshelf.references import Reference, parse_reference
+from modelshelf.selectors import (
+    Selector,
+    parse_selector,
+    parse_version,
+)
+from modelshelf.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from modelshelf.metadata import (
+        ArtifactRef,
+        ModelMetadata,
+    )
+    from modelshelf.protocols import (
+        Serializer,
+    )
+    from modelshelf.registry import ModelRegistry
+
+from modelshelf._shared import (
+    IN_MEMORY_LOAD_LIMIT,
+    LoadedModel,
+    logger,
+)
+
+
+def resolve(self: ModelRegistry, reference: str | Reference) -> ModelMetadata:
+    """The version a reference names, or ModelNotFoundError."""
+    ref = reference if isinstance(reference, Reference) else parse_reference(reference)
+    if ref.version is not None:
+        query = Query(
+            model_name=ref.model_name, version=parse_version(ref.version, self.versioning)
+        )
+    elif ref.alias is not None:
+        query = Query(model_name=ref.model_name, alias=ref.alias)
+    elif ref.stage is not None:
+        query = Query(
+            model_name=ref.model_name,
+            stage=ref.stage,
+            order_by="version",
+            descending=True,
+            limit=1,
+        )
+    else:
+        query = Query(model_name=ref.model_name, order_by="version", descending=True, limit=1)
+    found = self.store.find(query)
+    if not found:
+        raise ModelNotFoundError(f"no model version matches {str(ref)!r}")
+    return found[0]
+
+
+def get_metadata(
+    self: ModelRegistry,
+    reference: int | str | None = None,
+    *,
+    model_id: int | None = None,
+    model_name: str | None = None,
+    version: str | int | None = None,
+) -> ModelMetadata:
+    """Find one version by id, reference, name and/or version; it must exist.
+
+    Every selector given must fit the version found: one that contradicts
+    another (``get_metadata("a:1.0.0", model_name="b")``) is an
+    InvalidInputError, never silently outvoted.
+    """
+    selector = parse_selector(
+        reference,
+        model_id=model_id,
+        model_name=model_name,
+        version=version,
+        scheme=self.versioning,
+    )
+    return selector.check(_select(self, selector))
+
+
+def _select(self: ModelRegistry, selector: Selector) -> ModelMetadata:
+    """The version the most specific selector names; the caller checks the others."""
+    if selector.model_id is not None:
+        found = self.store.get(selector.model_id)
+        if found is None:
+            raise ModelNotFoundError(f"no model version has id {selector.model_id}")
+        return found
+    reference = selector.reference()
+    if reference is not None:
+        return self.resolve(reference)
+    version = selector.version
+    if version is not None:
+        matches = self.store.find(Query(version=version, limit=50))
+        if not matches:
+            raise ModelNotFoundError(f"no model has version {version!r}")
+        names = {m.model_name for m in matches}
+        if len(names) > 1:
+            raise AmbiguousVersionError(version, names)
+        return matches[0]
+    raise InvalidInputError("name a version: model_id=, a reference, model_name= or version=")
+
+
+def load_model(
+    self: ModelRegistry,
+    reference: int | str | None = None,
+    *,
+    model_id: int | None = None,
+    model_name: str | None = None,
+    version: str | int | None = None,
+    strict: bool = False,
+) -> Any:
+    """Load a model, or return None (with a logged reason) if it is missing
+    or its bytes fail verification. ``strict=True`` raises instead.
+
+    Failed verification also emits an :class:`IntegrityWarning`: a None
+    that hides tampered bytes must never pass for a plain "not there".
+    """
+    try:
+        metadata = self.get_metadata(
+            reference, model_id=model_id, model_name=model_name, version=version
+        )
+        return _load_artifact(self, metadata.artifact)
+    except (ModelNotFoundError, IntegrityError, CorruptMetadataError) as exc:
+        if strict:
+            raise
+        logger.warning("load_model returned None: %s", exc)
+        if isinstance(exc, IntegrityError):
+            warnings.warn(
+                IntegrityWarning(f"load_model returned None: {exc} (strict=True raises instead)"),
+                stacklevel=2,
+            )
+        return None
+
+
+def load(self: ModelRegistry, reference: int | str) -> LoadedModel:
+    """Load a version's model, auxiliary artifacts and metadata; raises on any problem."""
+    metadata = self.get_metadata(reference)
+    model = _load_artifact(self, metadata.artifact)
+    extra = {name: _load_artifact(self, ref) for name, ref in metadata.artifacts.items()}
+    return LoadedModel(model=model, artifacts=extra, metadata=metadata)
+
+
+def load_best_model(
+    self: ModelRegistry, metric: str | None = None, **filters: Any
+) -> LoadedModel | None:
+    """The best version's model, artifacts and metadata in one call (``None`` if none ranks).
+
+    What a service needs at start-up; unlike ``load_model`` it raises on a damaged file.
+    """
+    best = self.get_best_model(metric, **filters)
+    return None if best is None else self.load(best.model_id)
+
+
+def _check(self: ModelRegistry, ref: ArtifactRef, sha256: str, size: int) -> None:
+    if size != ref.size or sha256 != ref.sha256:
+        raise IntegrityError(
+            ref.key,
+            f"checksum mismatch: expected sha256 {ref.sha256} ({ref.size} bytes), "
+            f"found {sha256} ({size} bytes); refusing to deserialize",
+            expected=ref.sha256,
+            actual=sha256,
+        )
+    if self._signing_key is not None:
+        if ref.signature is None:
+            raise IntegrityError(ref.key, "artifact is not signed and signing is required")
+        expected = self._signature(ref.key, ref.sha256, ref.size)
+        assert expected is not None
+        if not hmac.compare_digest(expected, ref.signature):
+            raise IntegrityError(ref.key, "signature does not match (wrong key or tampering)")
+
+
+def _open_artifact(self: ModelRegistry, ref: ArtifactRef) -> IO[bytes]:
+    try:
+        return self.storage.open(ref.key)
+    except (OSError, InvalidInputError) as exc:
+        # InvalidInputError: the stored key now resolves outside the root
+        # (a directory swapped for a symlink); refuse it like a bad file.
+        raise IntegrityError(ref.key, f"artifact cannot be read: {exc}") from exc
+
+
+def _load_artifact(self: ModelRegistry, ref: ArtifactRef) -> Any:
+    """Deserialize the bytes whose digest was checked, and only those.
+
+    The file is read once, into memory this process owns; whoever can
+    write to the storage may change the file afterwards, but not the
+    copy the serializer reads.
+    """
+    serializer = self._serializer_named(ref.serializer)
+    if ref.size <= IN_MEMORY_LOAD_LIMIT:
+        with _open_artifact(self, ref) as stream:
+            data = stream.read(ref.size + 1)
+        _check(self, ref, hashlib.sha256(data).hexdigest(), len(data))
+        return _deserialize(serializer, ref, io.BytesIO(data))
+    # Release memory as the serializer reads forward; one that seeks back
+    # into released bytes is given a full copy instead.
+    for release in (True, False):
+        with _open_artifact(self, ref) as stream:
+            snapshot = Snapshot.capture(stream, limit=ref.size + 1, release=release)
+        with snapshot:
+            _check(self, ref, snapshot.sha256, snapshot.size)
+            try:
+                model = _deserialize(serializer, ref, cast("IO[bytes]", snapshot))
+            except IntegrityError:
+                if not snapshot.rewound:
+                    raise
+                continue
+            if not snapshot.rewound:
+                return model
+    raise IntegrityError(ref.key, "the serializer could not read its verified copy")
+
+
+def _deserialize(serializer: Serializer, ref: ArtifactRef, stream: IO[bytes]) -> Any:
+    try:
+        return serializer.load(stream)
+    except ImportError as exc:  # ModuleNotFoundError too
+        raise DeserializationError(
+            ref.key,
+            f"the model needs {exc.name or 'a module'!r}, which cannot be imported here "
+            f"({exc}); install the package that defines the model, then load again",
+        ) from exc
+    except AttributeError as exc:  # pickle: "Can't get attribute 'Model' on <module ...>"
+        raise DeserializationError(
+            ref.key,
+            f"the model's code is not importable as it was saved ({exc}); "
+            "install the version of the package that defines it, then load again",
+        ) from exc
+    except Exception as exc:
+        raise IntegrityError(
+            ref.key, f"verified bytes failed to deserialize with {serializer.name}: {exc}"
+        ) from exc
