@@ -57,7 +57,16 @@ LAYERS: list[set[str]] = [
     {"protocols"},
     {"hookspecs", "selectors"},
     {"plugins"},
-    {"registry", "_shared", "_saving", "_loading", "_querying", "_lifecycle", "_housekeeping"},
+    {
+        "registry",
+        "_shared",
+        "_saving",
+        "_loading",
+        "_querying",
+        "_lifecycle",
+        "_housekeeping",
+        "_opening",
+    },
     {"bundle", "report", "transfer", "recovery", "testing"},
     {"cli", "ui", "serve", "migrate"},
 ]

@@ -5,6 +5,12 @@ a registry consistent: validate everything and run every veto before writing;
 write the artifact durably before recording its metadata; remove the record
 before the file; verify bytes before deserializing them. It holds no
 backend logic of its own.
+
+The class is a facade: each public method keeps its signature and docstring
+here, for users and the API reference, and hands the work to the module that
+does that one job (``_opening``, ``_saving``, ``_loading``, ``_querying``,
+``_lifecycle``, ``_housekeeping``). ``LoadedModel``, ``VerifyReport`` and
+``Finding`` live in ``_shared`` and are importable from here as before.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelshelf import _housekeeping, _lifecycle, _loading, _querying, _saving
+from modelshelf import _housekeeping, _lifecycle, _loading, _opening, _querying, _saving
 from modelshelf._shared import (
     _CHECKPOINTS as _CHECKPOINTS,
 )
@@ -64,23 +70,13 @@ from modelshelf._shared import (
 from modelshelf._shared import (
     _signing_key as _signing_key,
 )
-from modelshelf._shared import (
-    logger,
-)
 from modelshelf.config import Settings, load_settings
 from modelshelf.errors import (
-    ConfigError,
-    CorruptMetadataError,
     InvalidInputError,
-    MetadataMissingError,
-    ModelShelfError,
-    StoreError,
 )
 from modelshelf.manifest import (
-    SIDECAR_DIR,
     Manifest,
     check_choice,
-    has_sidecars,
     new_manifest,
     read_manifest,
     recordable_url,
@@ -98,15 +94,11 @@ from modelshelf.metadata import (
 )
 from modelshelf.plugins import (
     ARTIFACT_STORE,
-    METADATA_STORE,
     SCORING,
     SERIALIZER,
     VERSIONING,
     PluginHost,
-    PluginKind,
-    check_provided,
 )
-from modelshelf.query import Query
 
 if TYPE_CHECKING:
     import os
@@ -186,12 +178,14 @@ class ModelRegistry:
         for option, (name, source) in given.items():
             check_choice(option, name, source, self.manifest, self.storage_path)
         recorded = self.manifest or Manifest()
-        self.serializer: Serializer = self._choose(
+        self.serializer: Serializer = _opening._choose(
+            self,
             SERIALIZER,
             serializer or conf.serializer or recorded.serializer or "joblib",
             **dict(conf.serializer_options if serializer_options is None else serializer_options),
         )
-        self.scoring: ScoringPolicy = self._choose(
+        self.scoring: ScoringPolicy = _opening._choose(
+            self,
             SCORING,
             scoring or conf.scoring or "f1",
             **dict(conf.scoring_options if scoring_options is None else scoring_options),
@@ -200,17 +194,17 @@ class ModelRegistry:
             storage or conf.storage or recorded.storage or ("fsspec" if self.remote else "local")
         )
         self._storage_name = storage_choice if isinstance(storage_choice, str) else None
-        self.storage: ArtifactStore = self._choose(
-            ARTIFACT_STORE, storage_choice, root=self.location
+        self.storage: ArtifactStore = _opening._choose(
+            self, ARTIFACT_STORE, storage_choice, root=self.location
         )
         url = store_url or conf.store_url or recorded.store_url
         store_choice = store or conf.store or recorded.store
         if store_choice is None:
-            store_choice = self._detect_store(url, store_options, conf) or "sqlite"
+            store_choice = _opening._detect_store(self, url, store_options, conf) or "sqlite"
         elif isinstance(store_choice, str) and self.manifest is None and not self.remote:
-            self._refuse_second_store(store_choice, url)
+            _opening._refuse_second_store(self, store_choice, url)
         if isinstance(store_choice, str):
-            self._check_footprint(store_choice, url)
+            _opening._check_footprint(self, store_choice, url)
         self._store_name = store_choice if isinstance(store_choice, str) else None
         self._store_url = url
         self.store: MetadataStore = self._open_store(
@@ -219,8 +213,9 @@ class ModelRegistry:
             dict(conf.store_options if store_options is None else store_options),
         )
         try:
-            fresh = self._check_metadata(store_choice)
-            self.versioning: VersioningScheme = self._choose(
+            fresh = _opening._check_metadata(self, store_choice)
+            self.versioning: VersioningScheme = _opening._choose(
+                self,
                 VERSIONING,
                 versioning
                 or conf.versioning
@@ -232,7 +227,7 @@ class ModelRegistry:
             self.store.close()
             raise
         if fresh and self.manifest is None and not self.remote and self._store_name:
-            self.manifest = self._record_manifest(self._store_name)
+            self.manifest = _opening._record_manifest(self, self._store_name)
         self._serializers: dict[str, Serializer] = {self.serializer.name: self.serializer}
 
     # -- what the registry is ------------------------------------------------------
@@ -242,176 +237,14 @@ class ModelRegistry:
 
     def _footprint(self, name: str, url: str | None) -> list[Path] | None:
         """The files store ``name`` keeps its metadata in here, if it says."""
-        found = self.plugins.providers(METADATA_STORE).get(name)
-        if found is None or found[0].footprint is None:
-            return None
-        return list(found[0].footprint(self.storage_path, url))
-
-    def _present_stores(self, url: str | None) -> dict[str, list[Path]]:
-        present = {}
-        for name in self.plugins.providers(METADATA_STORE):
-            paths = [p for p in self._footprint(name, url) or [] if p.is_file()]
-            if paths:
-                present[name] = paths
-        return present
-
-    def _detect_store(
-        self, url: str | None, store_options: Mapping[str, Any] | None, conf: Settings
-    ) -> str | None:
-        """The store whose files an unlabelled directory holds (None: nothing there)."""
-        if self.remote:
-            return None
-        present = self._present_stores(url)
-        if len(present) <= 1:
-            return next(iter(present), None)
-        holding = []
-        for name in present:
-            probe = self.plugins.create(
-                METADATA_STORE,
-                name,
-                storage_path=self.storage_path,
-                url=url,
-                **dict(conf.store_options if store_options is None else store_options),
-            )
-            try:
-                if probe.count(Query()) or probe.count(Query(checkpoints=True)):
-                    holding.append(name)
-            finally:
-                probe.close()
-        if len(holding) == 1:
-            logger.warning(
-                "%s holds metadata files of several stores (%s); using %r, the only one "
-                "with versions",
-                self.location,
-                ", ".join(sorted(present)),
-                holding[0],
-            )
-            return holding[0]
-        raise ConfigError(
-            f"{self.location} holds the metadata of several stores ("
-            + ", ".join(f"{n}: {', '.join(p.name for p in ps)}" for n, ps in present.items())
-            + "); say which one it is with store= (or --store), then move the other aside"
-        )
-
-    def _refuse_second_store(self, name: str, url: str | None) -> None:
-        """Never start a second, empty store beside the one a directory holds."""
-        mine = self._footprint(name, url)
-        if mine is None or any(p.is_file() for p in mine):
-            return
-        others = {n: ps for n, ps in self._present_stores(url).items() if n != name}
-        if others:
-            other, paths = next(iter(others.items()))
-            raise ConfigError(
-                f"the registry at {self.location} keeps its metadata in the {other!r} store "
-                f"({', '.join(p.name for p in paths)}), but store {name!r} was asked for, "
-                f"which would start a second, empty store beside it; open it with "
-                f"store={other!r} or without store="
-            )
-
-    def _lost_evidence(self) -> str | None:
-        """Why the registry must once have held versions, judged from its files."""
-        if self.remote:
-            return None
-        sidecars = self.storage_path / SIDECAR_DIR
-        if has_sidecars(self.storage_path):
-            return f"version sidecars remain in {sidecars}"
-        if self.manifest is None:
-            key = next(iter(self.storage.iter_keys()), None)
-            if key is not None:
-                return f"model files remain (e.g. {key})"
-        return None
-
-    def _check_footprint(self, name: str, url: str | None) -> None:
-        """Refuse, before the store starts an empty file, when its file is gone."""
-        paths = self._footprint(name, url)
-        if not self._check_on_open or not paths or any(p.is_file() for p in paths):
-            return
-        evidence = self._lost_evidence()
-        # Look again: a save elsewhere may have created the file and then the
-        # sidecar (in that order) while we looked for evidence.
-        if evidence is not None and not any(p.is_file() for p in paths):
-            missing = ", ".join(p.name for p in paths)
-            raise MetadataMissingError(
-                self.location, f"the {name} store's metadata ({missing}) is missing, but {evidence}"
-            )
+        return _opening._footprint(self, name, url)
 
     def _open_store(self, choice: object, url: str | None, options: dict[str, Any]) -> Any:
-        try:
-            return self._choose(
-                METADATA_STORE, choice, storage_path=self.storage_path, url=url, **options
-            )
-        except StoreError as exc:
-            if not self.remote or url:
-                raise
-            raise StoreError(
-                f"{exc}; the storage location {self.location} is remote, so the metadata "
-                "store needs a location of its own: pass store_url= (e.g. store='postgresql', "
-                "store_url='postgresql://...')"
-            ) from exc
-
-    def _holds_versions(self) -> bool:
-        """Whether the store records any version (counted: a damaged record still
-        counts, and is reported by id when it is read, not when the registry opens)."""
-        try:
-            return any(self.store.count(Query(checkpoints=c)) for c in (False, True))
-        except CorruptMetadataError:
-            return True  # a damaged record is still a recorded version
-
-    def _check_metadata(self, store_choice: object) -> bool:
-        """Refuse a store that opened empty although versions were recorded.
-
-        Returns whether the registry is new: no versions and no files at all.
-        """
-        if self._holds_versions():
-            return False
-        if self.remote:
-            return True
-        evidence = self._lost_evidence()
-        if evidence is not None and self._holds_versions():
-            return False  # a first save elsewhere committed, then wrote its sidecar
-        if evidence is not None and self._check_on_open:
-            name = store_choice if isinstance(store_choice, str) else type(store_choice).__name__
-            raise MetadataMissingError(
-                self.location,
-                f"the {name} store holds no versions (its metadata is empty, truncated "
-                f"or replaced), but {evidence}",
-            )
-        return evidence is None and next(iter(self.storage.iter_keys()), None) is None
+        return _opening._open_store(self, choice, url, options)
 
     def _detect_versioning(self, sample: Sequence[str] | None = None) -> str | None:
         """The scheme an unlabelled registry's versions follow (semver if several fit)."""
-        if sample is None:
-            sample = [m.version for m in self.store.find(Query(limit=20))]
-        if not sample:
-            return None
-        available = self.plugins.providers(VERSIONING)
-        for name in ["semver", *sorted(n for n in available if n != "semver")]:
-            if name not in available:
-                continue
-            scheme = self.plugins.create(VERSIONING, name)
-            try:
-                for version in sample:
-                    scheme.validate(version)
-            except (InvalidInputError, ValueError):
-                continue
-            return name
-        return None
-
-    def _record_manifest(self, store: str) -> Manifest | None:
-        """Write down what this new registry is, so every later open agrees."""
-        manifest = new_manifest(
-            store=store,
-            versioning=self.versioning.name,
-            serializer=self.serializer.name,
-            storage=self._storage_name,
-            store_url=recordable_url(self._store_url),
-        )
-        try:
-            write_manifest(self.storage_path, manifest)
-        except OSError as exc:
-            logger.warning("could not record the registry's plugins in %s: %s", self.location, exc)
-            return None
-        return manifest
+        return _opening._detect_versioning(self, sample)
 
     def adopt(self) -> Manifest:
         """Record this registry's plugins (and sidecars of every version) if it
@@ -438,26 +271,11 @@ class ModelRegistry:
         After the change committed: a failure here must not undo it, so it is
         logged; the next change of the version writes its sidecar again.
         """
-        if self.remote:
-            return
-        for metadata in versions:
-            if metadata is None:
-                continue
-            try:
-                write_sidecar(self.storage_path, metadata)
-            except (OSError, ModelShelfError) as exc:
-                logger.warning("could not write the sidecar of %s: %s", metadata.reference, exc)
-
-    def _choose(self, kind: PluginKind, choice: object, **options: Any) -> Any:
-        if isinstance(choice, str):
-            return self.plugins.create(kind, choice, **options)
-        return check_provided(kind, choice, type(choice).__name__)
+        _opening._sidecars(self, *versions)
 
     def _serializer_named(self, name: str) -> Serializer:
         """The serializer a stored file was written with, even if not the default."""
-        if name not in self._serializers:
-            self._serializers[name] = self.plugins.create(SERIALIZER, name)
-        return self._serializers[name]
+        return _opening._serializer_named(self, name)
 
     def close(self) -> None:
         self.store.close()
