@@ -14,6 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import evolve
 
+from modelshelf._shared import (
+    _CHECKPOINTS,
+    _CHUNK,
+    _MAX_AGE_DAYS,
+    GC_MAX_ORPHAN_SHARE,
+    Finding,
+    LoadedModel,
+    VerifyReport,
+    logger,
+)
 from modelshelf.errors import (
     DuplicateVersionError,
     GcRefusedError,
@@ -42,17 +52,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     from modelshelf.registry import ModelRegistry
-
-from modelshelf._shared import (
-    _CHECKPOINTS,
-    _CHUNK,
-    _MAX_AGE_DAYS,
-    GC_MAX_ORPHAN_SHARE,
-    Finding,
-    LoadedModel,
-    VerifyReport,
-    logger,
-)
 
 
 def save_checkpoint(

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 
 from attrs import evolve
 
+from modelshelf._shared import (
+    _check_reason,
+)
 from modelshelf.errors import (
     ModelNotFoundError,
 )
@@ -35,10 +38,6 @@ if TYPE_CHECKING:
         AuditEvent,
     )
     from modelshelf.registry import ModelRegistry
-
-from modelshelf._shared import (
-    _check_reason,
-)
 
 
 def transition_stage(

@@ -13,6 +13,11 @@ import io
 import warnings
 from typing import IO, TYPE_CHECKING, Any, cast
 
+from modelshelf._shared import (
+    IN_MEMORY_LOAD_LIMIT,
+    LoadedModel,
+    logger,
+)
 from modelshelf.errors import (
     AmbiguousVersionError,
     CorruptMetadataError,
@@ -40,12 +45,6 @@ if TYPE_CHECKING:
         Serializer,
     )
     from modelshelf.registry import ModelRegistry
-
-from modelshelf._shared import (
-    IN_MEMORY_LOAD_LIMIT,
-    LoadedModel,
-    logger,
-)
 
 
 def resolve(self: ModelRegistry, reference: str | Reference) -> ModelMetadata:

@@ -15,6 +15,11 @@ from typing import IO, TYPE_CHECKING, Any
 
 from attrs import evolve
 
+from modelshelf._shared import (
+    _CHUNK,
+    _PENDING_SHA,
+    logger,
+)
 from modelshelf.errors import (
     DuplicateVersionError,
     IntegrityError,
@@ -48,12 +53,6 @@ if TYPE_CHECKING:
         VersioningScheme,
     )
     from modelshelf.registry import ModelRegistry
-
-from modelshelf._shared import (
-    _CHUNK,
-    _PENDING_SHA,
-    logger,
-)
 
 
 def save_model(
