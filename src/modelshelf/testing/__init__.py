@@ -27,7 +27,12 @@ import pytest
 # rewrites them, which it does for these modules once they are registered
 # before their first import.
 pytest.register_assert_rewrite(
+    "modelshelf.testing._contract_support",
+    "modelshelf.testing.artifact_contract",
     "modelshelf.testing.contracts",
+    "modelshelf.testing.scoring_contract",
+    "modelshelf.testing.serializer_contract",
+    "modelshelf.testing.versioning_contract",
     "modelshelf.testing.reference",
     "modelshelf.testing.stateful",
 )
