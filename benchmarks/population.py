@@ -120,6 +120,7 @@ def populate_sqlite(registry: Any, rows: list[Row]) -> None:
                 to_micros(row.created_at),
                 0,
                 0,
+                payload.get("training_info", {}).get("dataset", ""),
                 json.dumps(payload, separators=(",", ":")),
             )
         )
@@ -128,9 +129,16 @@ def populate_sqlite(registry: Any, rows: list[Row]) -> None:
     with store._write() as conn:
         conn.executemany(
             "INSERT INTO models (id, model_name, version, version_key, model_type, stage, "
-            "description, created_us, checkpoint, is_ensemble, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "description, created_at, checkpoint, is_ensemble, dataset, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             models,
+        )
+        # The highest-version mark per name, as add keeps it.
+        conn.execute(
+            "INSERT INTO version_high_water (model_name, version, version_key) "
+            "SELECT model_name, version, max(version_key) FROM models GROUP BY model_name "
+            "ON CONFLICT (model_name) DO UPDATE SET version = excluded.version, "
+            "version_key = excluded.version_key"
         )
         conn.executemany("INSERT INTO metrics (model_id, name, value) VALUES (?, ?, ?)", metrics)
         conn.executemany("INSERT INTO tags (model_id, key, value) VALUES (?, ?, ?)", tags)
