@@ -135,10 +135,8 @@ def populate_sqlite(registry: Any, rows: list[Row]) -> None:
         )
         # The highest-version mark per name, as add keeps it.
         conn.execute(
-            "INSERT INTO version_high_water (model_name, version, version_key) "
-            "SELECT model_name, version, max(version_key) FROM models GROUP BY model_name "
-            "ON CONFLICT (model_name) DO UPDATE SET version = excluded.version, "
-            "version_key = excluded.version_key"
+            "INSERT OR REPLACE INTO version_high_water (model_name, version, version_key) "
+            "SELECT model_name, version, max(version_key) FROM models GROUP BY model_name"
         )
         conn.executemany("INSERT INTO metrics (model_id, name, value) VALUES (?, ?, ?)", metrics)
         conn.executemany("INSERT INTO tags (model_id, key, value) VALUES (?, ?, ?)", tags)

@@ -166,11 +166,9 @@ class VersionBook:
         "(id BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (id), version INTEGER NOT NULL)"
     )
     read: str = "SELECT version FROM modelshelf_schema"
-    #: Upsert of the one row; its one parameter is the version.
-    write: str = (
-        "INSERT INTO modelshelf_schema (id, version) VALUES (TRUE, {p}) "
-        "ON CONFLICT (id) DO UPDATE SET version = excluded.version"
-    )
+    #: Upsert of the one row, ``{p}`` for its one parameter, the version;
+    #: None: the dialect's upsert of ``modelshelf_schema``.
+    write: str | None = None
 
 
 def open_schema(
@@ -207,5 +205,9 @@ def open_schema(
                 execute(statement, ())
     for statement in create_statements(dialect):
         execute(statement, ())
-    execute(book.write.format(p=dialect.placeholder), (SCHEMA_VERSION,))
+    if book.write is None:
+        upsert = dialect.upsert("modelshelf_schema", ("id", "version"), ("id",))
+        execute(upsert, (True, SCHEMA_VERSION))
+    else:
+        execute(book.write.format(p=dialect.placeholder), (SCHEMA_VERSION,))
     return current

@@ -84,6 +84,9 @@ class Statements:
             "INSERT INTO audit (at, model_name, version, action, from_value, to_value, "
             f"actor, reason, model_id) VALUES ({d.params(9)})"
         )
+        self.set_alias = d.upsert(
+            "aliases", ("model_name", "alias", "model_id"), ("model_name", "alias")
+        )
         self.set_model_info = d.upsert(
             "model_info", ("model_name", "description", "tags"), ("model_name",)
         )

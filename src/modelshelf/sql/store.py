@@ -24,6 +24,7 @@ from modelshelf import converter
 from modelshelf.errors import DuplicateVersionError, RetiredVersionError
 from modelshelf.metadata import metadata_from_draft
 from modelshelf.protocols import AuditEvent
+from modelshelf.sql.lifecycle import SqlLifecycle
 from modelshelf.sql.statements import MODEL_COLUMNS, Statements
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def model_row(
     )
 
 
-class SqlStore:
+class SqlStore(SqlLifecycle):
     """The shared part of a SQL metadata store; see the module docstring."""
 
     dialect: Dialect
