@@ -131,6 +131,7 @@ INDEXES = (
     Index("metrics_by_value", "metrics", "name, value, model_id"),
     Index("tags_by_value", "tags", "{key}, value"),
     Index("aliases_by_model", "aliases", "model_id"),
+    Index("aliases_by_alias", "aliases", "alias, model_id"),
     Index("audit_by_name", "audit", "model_name, id"),
 )
 
@@ -181,6 +182,9 @@ def open_schema(
 ) -> int:
     """Create or upgrade the schema; returns the version the database held (0: new).
 
+    The DDL runs on every open (each statement is ``IF NOT EXISTS``), so an
+    index added to :data:`INDEXES` reaches existing databases too.
+
     Runs inside the caller's transaction (and schema lock, where the database
     has one), so concurrent openers of a fresh database queue. ``upgrades[n]``
     takes a database of version n-1 to n: the history of a store's own older
@@ -197,8 +201,6 @@ def open_schema(
             f"the database at {location} has modelshelf schema version {current}, "
             f"newer than this code understands ({SCHEMA_VERSION}); upgrade modelshelf"
         )
-    if current == SCHEMA_VERSION:
-        return current
     if current:
         for version in range(current + 1, SCHEMA_VERSION + 1):
             for statement in upgrades.get(version, ()):

@@ -109,29 +109,33 @@ class Statements:
             if value is not None:
                 clauses.append(f"{column} = {p}")
                 params.append(value)
+        # Without an equality on an indexed column, the first side-table filter
+        # drives the query: its index gives the ids (``IN``) instead of every
+        # row being probed (``EXISTS``).
+        drive = not any(
+            (query.model_name, query.model_type, query.version, query.stage, query.dataset)
+        )
         if query.alias is not None:
-            clauses.append(
-                f"EXISTS (SELECT 1 FROM aliases a WHERE a.model_id = models.id AND a.alias = {p})"
-            )
+            clauses.append(self._side("aliases", "a", "a.alias = {p}", drive))
             params.append(query.alias)
+            drive = False
         for key, value in query.tags.items():
             clauses.append(
-                "EXISTS (SELECT 1 FROM tags t WHERE t.model_id = models.id "
-                f"AND t.{d.quote('key')} = {p} AND t.value = {p})"
+                self._side("tags", "t", f"t.{d.quote('key')} = {{p}} AND t.value = {{p}}", drive)
             )
             params += [key, value]
+            drive = False
         for bound in query.bounds:
-            clause = (
-                f"EXISTS (SELECT 1 FROM metrics m WHERE m.model_id = models.id AND m.name = {p}"
-            )
+            condition = "m.name = {p}"
             params.append(bound.name)
             if bound.minimum is not None:
-                clause += f" AND m.value >= {p}"
+                condition += " AND m.value >= {p}"
                 params.append(bound.minimum)
             if bound.maximum is not None:
-                clause += f" AND m.value <= {p}"
+                condition += " AND m.value <= {p}"
                 params.append(bound.maximum)
-            clauses.append(clause + ")")
+            clauses.append(self._side("metrics", "m", condition, drive))
+            drive = False
         if query.created_after is not None:
             clauses.append(f"models.created_at >= {p}")
             params.append(d.time_value(query.created_after))
@@ -139,6 +143,14 @@ class Statements:
             clauses.append(f"models.created_at < {p}")
             params.append(d.time_value(query.created_before))
         return " AND ".join(clauses), params
+
+    def _side(self, table: str, alias: str, condition: str, drive: bool) -> str:
+        """A filter on a side table: ``IN`` its index when it drives, else ``EXISTS``."""
+        condition = condition.format(p=self.p)
+        if drive:
+            return f"models.id IN (SELECT {alias}.model_id FROM {table} {alias} WHERE {condition})"
+        correlated = f"{alias}.model_id = models.id AND {condition}"
+        return f"EXISTS (SELECT 1 FROM {table} {alias} WHERE {correlated})"
 
     def window(self, limit: int | None, offset: int) -> Statement:
         p = self.p
