@@ -172,7 +172,7 @@ def test_a_side_table_filter_alone_drives_the_query_from_its_index(
     assert "SEARCH models USING INTEGER PRIMARY KEY (rowid=?)" in lines, lines
     assert "USE TEMP B-TREE FOR ORDER BY" not in lines  # ids come out in order
     assert_no_table_scan(lines)
-    found = sqlite_registry.store.find(query)  # type: ignore[attr-defined]
+    found = sqlite_registry.store.find(query)
     assert found == [m for m in sqlite_registry.list_models() if query.matches(m)]
     assert found
 
@@ -184,7 +184,7 @@ def test_a_created_range_searches_the_created_index(sqlite_registry: ModelRegist
     lines = plan(sqlite_registry, sql, params)
     assert lines[0].startswith("SEARCH models USING INDEX models_by_created (created_at>?"), lines
     assert_no_table_scan(lines)
-    assert len(sqlite_registry.store.find(query)) == 3  # type: ignore[attr-defined]
+    assert len(sqlite_registry.store.find(query)) == 3
 
 
 def test_the_next_version_is_read_from_the_name_s_mark_not_its_versions(
