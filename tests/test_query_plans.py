@@ -197,3 +197,21 @@ def test_the_next_version_is_read_from_the_name_s_mark_not_its_versions(
         "SEARCH version_high_water USING INDEX sqlite_autoindex_version_high_water_1 (model_name=?)"
     ]
     assert store._read(store.sql.high_water, ["iris"]) == [("1.0.2",)]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("metric", ["f1", "loss"])
+def test_a_page_of_the_registry_by_metric_walks_the_metric_index(
+    sqlite_registry: ModelRegistry, metric: str
+) -> None:
+    """Without a filter on a models column, the page's ids come from the metric's
+    index in order; sorting every version made the first page cost the registry."""
+    query = Query(order_by=metric, descending=True, limit=100)
+    sql, params = sqlite_registry.store.find_sql(query)  # type: ignore[attr-defined]
+    lines = plan(sqlite_registry, sql, params)
+    assert "SEARCH o USING COVERING INDEX metrics_by_value (name=?)" in lines, lines
+    assert not any(line.startswith("SCAN models") for line in lines), lines
+    assert lines.index("SCAN page") > lines.index("MATERIALIZE page"), lines
+    found = sqlite_registry.store.find(query)  # type: ignore[attr-defined]
+    assert [m.metrics[metric] for m in found] == sorted(
+        (m.metrics[metric] for m in sqlite_registry.list_models()), reverse=True
+    )

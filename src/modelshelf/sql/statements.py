@@ -112,9 +112,7 @@ class Statements:
         # Without an equality on an indexed column, the first side-table filter
         # drives the query: its index gives the ids (``IN``) instead of every
         # row being probed (``EXISTS``).
-        drive = not any(
-            (query.model_name, query.model_type, query.version, query.stage, query.dataset)
-        )
+        drive = not self.has_column_filter(query)
         if query.alias is not None:
             clauses.append(self._side("aliases", "a", "a.alias = {p}", drive))
             params.append(query.alias)
@@ -143,6 +141,21 @@ class Statements:
             clauses.append(f"models.created_at < {p}")
             params.append(d.time_value(query.created_before))
         return " AND ".join(clauses), params
+
+    @staticmethod
+    def has_column_filter(query: Query) -> bool:
+        """Whether an equality on an indexed models column narrows the query."""
+        return any((query.model_name, query.model_type, query.version, query.stage, query.dataset))
+
+    def metric_page_in_two_reads(self, query: Query) -> bool:
+        """Whether a query sorted by a metric is read as :meth:`with_metric` then
+        :meth:`without_metric`: always where the dialect says so, and for a page
+        of the whole registry, which the metric's index then gives in order."""
+        if not query.orders_by_metric:
+            return False
+        if self.dialect.metric_order_in_two_reads:
+            return True
+        return query.limit is not None and not self.has_column_filter(query)
 
     def _side(self, table: str, alias: str, condition: str, drive: bool) -> str:
         """A filter on a side table: ``IN`` its index when it drives, else ``EXISTS``."""
@@ -198,7 +211,7 @@ class Statements:
         sql = (
             f"{self.select} JOIN (SELECT models.id AS id, o.value AS value FROM models "
             f"JOIN metrics o ON o.model_id = models.id AND o.name = {self.p} WHERE {where} "
-            f"ORDER BY o.value {direction}, models.id {direction}{window}) AS page "
+            f"ORDER BY o.value {direction}, o.model_id {direction}{window}) AS page "
             f"ON page.id = models.id ORDER BY page.value {direction}, page.id {direction}"
         )
         return sql, [query.order_by, *params, *window_params]

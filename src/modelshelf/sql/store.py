@@ -232,12 +232,14 @@ class SqlStore(SqlLifecycle):
         return self._row_to_metadata(rows[0]) if rows else None
 
     def find_sql(self, query: Query) -> tuple[str, list[Any]]:
-        """The one statement :meth:`find` runs for ``query`` (tests EXPLAIN it),
-        unless the dialect orders by a metric in two reads."""
+        """The statement :meth:`find` runs for ``query`` (tests EXPLAIN it); of a
+        query sorted by a metric in two reads, the first."""
+        if self.sql.metric_page_in_two_reads(query):
+            return self.sql.with_metric(query)
         return self.sql.find(query)
 
     def find(self, query: Query) -> list[ModelMetadata]:
-        if query.orders_by_metric and self.dialect.metric_order_in_two_reads:
+        if self.sql.metric_page_in_two_reads(query):
             return self._find_by_metric(query)
         return [self._row_to_metadata(row) for row in self._read(*self.find_sql(query))]
 
