@@ -211,7 +211,7 @@ def test_a_page_of_the_registry_by_metric_walks_the_metric_index(
     assert "SEARCH o USING COVERING INDEX metrics_by_value (name=?)" in lines, lines
     assert not any(line.startswith("SCAN models") for line in lines), lines
     assert lines.index("SCAN page") > lines.index("MATERIALIZE page"), lines
-    found = sqlite_registry.store.find(query)  # type: ignore[attr-defined]
+    found = sqlite_registry.store.find(query)
     assert [m.metrics[metric] for m in found] == sorted(
         (m.metrics[metric] for m in sqlite_registry.list_models()), reverse=True
     )
