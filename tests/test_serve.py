@@ -740,3 +740,18 @@ def test_importing_the_cli_loads_no_serving_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_the_listening_socket_says_it_is_tcp() -> None:
+    """asyncio turns Nagle's algorithm off only on sockets whose proto is TCP; with it on,
+    every response on a keep-alive connection waited ~40 ms for a delayed ACK."""
+    import socket
+
+    from modelshelf.serving.server import bind
+
+    listener = bind("127.0.0.1", 0)
+    with listener, socket.create_connection(listener.getsockname()[:2]) as client:
+        accepted, _ = listener.accept()
+        with accepted:
+            assert accepted.proto == socket.IPPROTO_TCP
+            assert client.getpeername() == accepted.getsockname()
