@@ -755,3 +755,26 @@ def test_the_listening_socket_says_it_is_tcp() -> None:
         with accepted:
             assert accepted.proto == socket.IPPROTO_TCP
             assert client.getpeername() == accepted.getsockname()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b[1] for b in _bodies() if isinstance(b[1], dict)],
+    ids=[b[0] for b in _bodies() if isinstance(b[1], dict)],
+)
+def test_bodies_parse_to_the_table_mlflow_parses_them_to(body: dict[str, Any]) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow's own deprecation notices
+        from mlflow.pyfunc.scoring_server import infer_and_parse_data
+
+        theirs = infer_and_parse_data({k: v for k, v in body.items() if k != "params"})
+    ours = parse_body(json.dumps(body).encode(), "application/json").rows
+    if isinstance(theirs, dict):  # columns as arrays: what a DataFrame is made of
+        theirs = pd.DataFrame(theirs)
+    if isinstance(theirs, pd.DataFrame):
+        pd.testing.assert_frame_equal(ours, theirs)
+    else:
+        assert isinstance(ours, np.ndarray)
+        np.testing.assert_array_equal(ours, theirs)
