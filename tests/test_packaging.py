@@ -68,7 +68,7 @@ LAYERS: list[set[str]] = [
         "_opening",
     },
     {"bundle", "report", "transfer", "recovery", "testing"},
-    {"cli", "ui", "serve", "migrate"},
+    {"cli", "ui", "serving", "migrate"},
 ]
 
 

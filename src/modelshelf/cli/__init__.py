@@ -153,6 +153,7 @@ from modelshelf.cli import (  # noqa: F401  # noqa: E402, F401  # noqa: E402, F4
     migrate,
     predict,
     saving,
+    serve,
     setup,
     storage,
     web,
