@@ -68,6 +68,7 @@ LAYERS: list[set[str]] = [
         "_opening",
     },
     {"bundle", "report", "transfer", "recovery", "testing"},
+    {"listening"},
     {"cli", "ui", "serving", "migrate"},
 ]
 

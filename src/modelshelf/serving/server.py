@@ -8,11 +8,10 @@ printed URL names it) and a port in use fails before anything is printed.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from typing import TYPE_CHECKING
 
 from modelshelf.errors import InvalidInputError
+from modelshelf.listening import WILDCARDS, bind, url_for
 from modelshelf.serving.app import create_app
 from modelshelf.serving.swap import DEFAULT_POLL_INTERVAL
 
@@ -24,38 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_PORT", "bind", "serve", "url_for"]
 
 DEFAULT_PORT = 8009
-WILDCARDS = ("0.0.0.0", "::", "")
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (``port=0``: any free one)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP, not the default 0: asyncio turns Nagle's algorithm off only on
-    # sockets that say they are TCP, and with it on, a keep-alive client waits ~40 ms
-    # for each response's body (the headers' ACK is delayed).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        # Listening now: a client calling as soon as the URL is printed waits in
-        # the backlog instead of being refused while uvicorn starts.
-        sock.listen(2048)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
-def url_for(host: str, port: int) -> str:
-    """The address a client on this machine should call."""
-    shown = "127.0.0.1" if host in WILDCARDS else host
-    try:
-        if ipaddress.ip_address(shown).version == 6:
-            shown = f"[{shown}]"
-    except ValueError:
-        pass  # a host name
-    return f"http://{shown}:{port}/"
 
 
 def serve(
