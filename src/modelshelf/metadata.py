@@ -10,6 +10,7 @@ naming the field and the rule.
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import re
@@ -21,6 +22,7 @@ from typing import Any
 from attrs import asdict, field, frozen
 
 from modelshelf.errors import InvalidMetadataError, UnknownStageError
+from modelshelf.signatures import MAX_EXAMPLE_BYTES, Signature, to_signature
 
 #: Longest model name, alias, tag key or model type we accept.
 MAX_NAME_LENGTH = 255
@@ -578,6 +580,38 @@ def _to_artifacts(value: object) -> dict[str, ArtifactRef]:
     return artifacts
 
 
+def _to_input_example(value: object) -> list[JSONValue] | None:
+    """A few rows of input as JSON (records or nested lists), kept small."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise InvalidMetadataError(
+            "input_example", f"must be a list of rows, got {type(value).__name__}"
+        )
+    rows = _to_json("input_example", value)
+    assert isinstance(rows, list)
+    if len(json.dumps(rows)) > MAX_EXAMPLE_BYTES:
+        raise InvalidMetadataError(
+            "input_example", f"takes more than {MAX_EXAMPLE_BYTES} bytes as JSON; keep a few rows"
+        )
+    return rows
+
+
+def _to_preprocessing(value: object) -> tuple[str, ...]:
+    """Names of auxiliary artifacts applied in order before the model predicts."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise InvalidMetadataError(
+            "preprocessing", "must be a list of artifact names, in the order they apply"
+        )
+    steps = tuple(check_name("preprocessing", step) for step in value)
+    twice = sorted({step for step in steps if steps.count(step) > 1})
+    if twice:
+        raise InvalidMetadataError("preprocessing", f"step {twice[0]!r} is listed twice")
+    return steps
+
+
 @frozen(kw_only=True)
 class _VersionFields:
     """Fields shared by a version before and after the store accepted it."""
@@ -596,6 +630,12 @@ class _VersionFields:
     artifacts: dict[str, ArtifactRef] = field(factory=dict, converter=_to_artifacts)
     parent_id: int | None = field(default=None, validator=_optional_positive_id)
     checkpoint: bool = False
+    #: What the model takes (and gives), checked by ``LoadedModel.predict``.
+    signature: Signature | None = field(default=None, converter=to_signature)
+    #: The first few rows of an input, as JSON: records or nested lists.
+    input_example: list[JSONValue] | None = field(default=None, converter=_to_input_example)
+    #: Auxiliary artifacts whose ``transform`` runs, in order, before the model.
+    preprocessing: tuple[str, ...] = field(default=(), converter=_to_preprocessing)
 
 
 @frozen(kw_only=True)
