@@ -611,12 +611,18 @@ def _check_frame(schema: Schema, frame: Any, *, from_json: bool = False) -> Any:
             columns=extra,
             expected=", ".join(names),
         )
-    ordered = frame[[labels[name] for name in names]]
+    # Already in order (the usual case): no copy, and no pandas indexing per call.
+    ordered = frame if strings == list(names) else frame[[labels[name] for name in names]]
+    dtypes = dict(zip(names, ordered.dtypes, strict=True))
     changed: dict[Any, Any] = {}
     for spec in schema.columns:
         label = labels[spec.name]
+        actual = _dtype_name(dtypes[spec.name])
+        if actual == spec.dtype:
+            continue
         column = ordered[label]
-        actual = _column_dtype(column)
+        if actual is None and str(column.dtype) == "object":
+            actual = _values_dtype(column.tolist())
         if actual is None and len(column.index) and bool(column.isna().all()):
             if spec.dtype in FLOAT_DTYPES or spec.dtype in ("string", "datetime"):
                 if spec.dtype in FLOAT_DTYPES:
