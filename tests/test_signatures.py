@@ -559,3 +559,32 @@ print("ok")
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_records_from_json_get_the_recorded_types_back() -> None:
+    """What a web request carries (ISO text, null) becomes the recorded dtypes again."""
+    from modelshelf.signatures import example_rows, prepare_input
+
+    frame = pd.DataFrame(
+        {
+            "joined": pd.to_datetime(["2024-01-02", "2025-03-04"]),
+            "city": pd.Categorical(["Lyon", "Oslo"]),
+            "visits": [3, 5],
+            "spend": [1.5, 2.5],
+        }
+    )
+    schema = infer_signature(frame).inputs
+    assert schema.describe() == "joined: datetime, city: string, visits: int64, spend: float64"
+    rows = example_rows(frame)
+    assert rows is not None and rows[0]["joined"] == "2024-01-02T00:00:00"
+    back = prepare_input(schema, json.loads(json.dumps(rows)))
+    assert back["joined"].dtype.kind == "M" and back["visits"].dtype == "int64"
+    assert (back["joined"] == frame["joined"]).all()
+    missing = prepare_input(schema, [{"joined": None, "city": None, "visits": 1, "spend": None}])
+    assert missing["spend"].isna().all() and missing["joined"].dtype.kind == "M"
+    with pytest.raises(SchemaError, match="not a date-time") as caught:
+        prepare_input(schema, [{"joined": "soon", "city": "Lyon", "visits": 1, "spend": 1.0}])
+    assert caught.value.column == "joined"
+    with pytest.raises(SchemaError, match="only missing values") as nothing:
+        prepare_input(schema, [{"joined": None, "city": "Lyon", "visits": None, "spend": 1.0}])
+    assert nothing.value.column == "visits"

@@ -627,6 +627,8 @@ def _check_frame(schema: Schema, frame: Any, *, from_json: bool = False) -> Any:
             if spec.dtype in FLOAT_DTYPES or spec.dtype in ("string", "datetime"):
                 if spec.dtype in FLOAT_DTYPES:
                     changed[label] = column.astype(spec.dtype)
+                elif spec.dtype == "datetime":
+                    changed[label] = _parse_datetimes(spec.name, column)
                 continue  # missing values, where the model's column may hold them
             raise SchemaError(
                 f"column {spec.name!r}: only missing values, which a {spec.dtype} column "
