@@ -49,6 +49,7 @@ from modelshelf.selectors import (
 )
 from modelshelf.signatures import (
     example_rows,
+    first_rows,
     infer_schema,
     infer_signature,
     prepare_input,
@@ -172,7 +173,7 @@ def _infer_outputs(
             artifacts=artifacts,
             signature=signature,
             steps=draft.preprocessing,
-            data=input_example,
+            data=first_rows(input_example),  # what comes out, not a full predict
             method="predict",
         )
         return infer_schema(result)

@@ -476,6 +476,15 @@ def _json_rows(value: Any, where: str) -> Any:
     return _json_scalar(value, where)
 
 
+def first_rows(data: Any, limit: int = MAX_EXAMPLE_ROWS) -> Any:
+    """The first ``limit`` rows of ``data``, in its own form (a DataFrame stays one)."""
+    if _is_frame(data):
+        return data.head(limit)
+    if _is_array(data) or _is_series(data) or isinstance(data, (list, tuple)):
+        return data[:limit]
+    return data
+
+
 def example_rows(data: Any, *, limit: int = MAX_EXAMPLE_ROWS) -> list[Any] | None:
     """The first rows of ``data`` as JSON-safe values, to keep beside the signature.
 
@@ -856,6 +865,7 @@ __all__ = [
     "TensorSpec",
     "can_widen",
     "example_rows",
+    "first_rows",
     "infer_schema",
     "infer_signature",
     "prepare_input",
