@@ -393,6 +393,26 @@ def _md(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _card_signature(m: ModelMetadata) -> list[str]:
+    """The model card's "Signature" section: what the model takes, gives and runs first."""
+    if m.signature is None and not m.preprocessing:
+        return []
+    lines = ["", "## Signature", ""]
+    signature = m.signature
+    if signature is not None:
+        if signature.inputs.tensor is not None:
+            lines.append(f"Takes a {_md(signature.inputs.describe())}.")
+        else:
+            lines += ["| Input column | Type |", "|---|---|"]
+            lines += [f"| {_md(c.name)} | {c.dtype} |" for c in signature.inputs.columns]
+        if signature.outputs is not None:
+            lines += ["", f"Gives {_md(signature.outputs.describe())}."]
+    if m.preprocessing:
+        steps = " → ".join(f"`{_md(step)}`" for step in m.preprocessing)
+        lines += ["", f"Before the model, these artifacts transform the input: {steps}."]
+    return lines
+
+
 def model_card(metadata: ModelMetadata, files: dict[str, str], *, source: str = "") -> str:
     """A README.md that tells a reader what this version is and how to load it."""
     m = metadata
@@ -446,6 +466,7 @@ def model_card(metadata: ModelMetadata, files: dict[str, str], *, source: str = 
         lines += ["| | |", "|---|---|", *(f"| {_md(k)} | {_md(v)} |" for k, v in shown)]
     else:
         lines.append("No training information was recorded.")
+    lines += _card_signature(m)
     lines += ["", "## Lineage", ""]
     lines.append(f"- Exported from model id {m.model_id}" + (f" of `{source}`" if source else ""))
     lines.append(

@@ -10,6 +10,7 @@ naming the field and the rule.
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import re
@@ -21,6 +22,7 @@ from typing import Any
 from attrs import asdict, field, frozen
 
 from modelshelf.errors import InvalidMetadataError, UnknownStageError
+from modelshelf.signatures import MAX_EXAMPLE_BYTES, Signature, to_signature
 
 #: Longest model name, alias, tag key or model type we accept.
 MAX_NAME_LENGTH = 255
@@ -578,6 +580,84 @@ def _to_artifacts(value: object) -> dict[str, ArtifactRef]:
     return artifacts
 
 
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain_json_size(value: object, depth: int = 0) -> int:
+    """About how many bytes ``value`` takes as JSON, or -1 if it is not plainly JSON.
+
+    Every stored record is checked again when read, and the example is the
+    largest field; this walks it without building the paths the full check
+    (:func:`_to_json`) names in its errors.
+    """
+    kind = type(value)
+    if kind is str:
+        text: str = value  # type: ignore[assignment]
+        return len(text) + 2 if text.isascii() else -1
+    if kind is float:
+        return 24 if math.isfinite(value) else -1  # type: ignore[arg-type]
+    if kind is int:
+        return 20 if INT64_MIN <= value <= INT64_MAX else -1  # type: ignore[operator]
+    if kind is bool or value is None:
+        return 5
+    if depth >= MAX_JSON_DEPTH:
+        return -1
+    total = 2
+    if kind is list:  # a tuple takes the full check, which makes it a list
+        for item in value:  # type: ignore[attr-defined]
+            size = _plain_json_size(item, depth + 1)
+            if size < 0:
+                return -1
+            total += size + 1
+        return total
+    if kind is dict:
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str or not key.isascii():
+                return -1
+            size = _plain_json_size(item, depth + 1)
+            if size < 0:
+                return -1
+            total += len(key) + size + 4
+        return total
+    return -1
+
+
+def _to_input_example(value: object) -> list[JSONValue] | None:
+    """A few rows of input as JSON (records or nested lists), kept small."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise InvalidMetadataError(
+            "input_example", f"must be a list of rows, got {type(value).__name__}"
+        )
+    size = _plain_json_size(value)
+    if size < 0:  # not plain JSON: the full check says where and why
+        rows = _to_json("input_example", value)
+        assert isinstance(rows, list)
+    else:
+        rows = list(value)
+    if size * 2 > MAX_EXAMPLE_BYTES and len(json.dumps(rows)) > MAX_EXAMPLE_BYTES:
+        raise InvalidMetadataError(
+            "input_example", f"takes more than {MAX_EXAMPLE_BYTES} bytes as JSON; keep a few rows"
+        )
+    return rows
+
+
+def _to_preprocessing(value: object) -> tuple[str, ...]:
+    """Names of auxiliary artifacts applied in order before the model predicts."""
+    if value is None or value == () or value == []:
+        return ()
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise InvalidMetadataError(
+            "preprocessing", "must be a list of artifact names, in the order they apply"
+        )
+    steps = tuple(check_name("preprocessing", step) for step in value)
+    twice = sorted({step for step in steps if steps.count(step) > 1})
+    if twice:
+        raise InvalidMetadataError("preprocessing", f"step {twice[0]!r} is listed twice")
+    return steps
+
+
 @frozen(kw_only=True)
 class _VersionFields:
     """Fields shared by a version before and after the store accepted it."""
@@ -596,6 +676,12 @@ class _VersionFields:
     artifacts: dict[str, ArtifactRef] = field(factory=dict, converter=_to_artifacts)
     parent_id: int | None = field(default=None, validator=_optional_positive_id)
     checkpoint: bool = False
+    #: What the model takes (and gives), checked by ``LoadedModel.predict``.
+    signature: Signature | None = field(default=None, converter=to_signature)
+    #: The first few rows of an input, as JSON: records or nested lists.
+    input_example: list[JSONValue] | None = field(default=None, converter=_to_input_example)
+    #: Auxiliary artifacts whose ``transform`` runs, in order, before the model.
+    preprocessing: tuple[str, ...] = field(default=(), converter=_to_preprocessing)
 
 
 @frozen(kw_only=True)

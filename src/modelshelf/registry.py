@@ -113,6 +113,7 @@ if TYPE_CHECKING:
         VersioningScheme,
     )
     from modelshelf.references import Reference
+    from modelshelf.signatures import Signature
 
 
 class ModelRegistry:
@@ -307,12 +308,22 @@ class ModelRegistry:
         feature_names: Sequence[str] | None = None,
         artifacts: Mapping[str, Any] | None = None,
         parent_id: int | None = None,
+        signature: Signature | None = None,
+        input_example: Any = None,
+        preprocessing: Sequence[str] | None = None,
     ) -> int:
         """Store ``model`` as a new version of ``model_name`` and return its id.
 
         Nothing is written unless every input is valid and every
         ``before_save`` hook agrees. The file is durable before the record
         that points at it is committed.
+
+        ``input_example`` (a DataFrame, an array, or a list of records or
+        rows) records the model's :class:`~modelshelf.Signature` (unless
+        ``signature`` gives it) and keeps its first rows; ``preprocessing``
+        names auxiliary ``artifacts`` whose ``transform`` runs, in that
+        order, before the model in :meth:`LoadedModel.predict`. See
+        docs/signatures.md.
         """
         return _saving.save_model(
             self,
@@ -329,6 +340,9 @@ class ModelRegistry:
             feature_names=feature_names,
             artifacts=artifacts,
             parent_id=parent_id,
+            signature=signature,
+            input_example=input_example,
+            preprocessing=preprocessing,
         )
 
     def _write_and_record(

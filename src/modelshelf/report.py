@@ -15,6 +15,7 @@ headless browser can tell a page that rendered from one that broke.
 from __future__ import annotations
 
 import html
+import json
 import math
 import os
 import uuid
@@ -180,6 +181,7 @@ def _render_page(
         parts.append(_summary(registry, by_name))
         parts.append(_legend())
         parts.append(_table(registry, versions, metrics))
+        parts.append(_signatures(versions))
         parts.append(_charts_across_versions(by_name, metrics, colours))
         parts.append(_charts_by_stage(versions, metrics))
     parts += ["</main>", f"<script>{_PAGE_JS}</script>", "</body></html>", ""]
@@ -264,6 +266,46 @@ def _table(registry: ModelRegistry, versions: list[ModelMetadata], metrics: list
         "of each metric is highlighted (↓: lower is better).</p>"
         '<div class="table-wrap"><table id="versions">'
         f"<thead><tr>{cells}</tr></thead><tbody>{''.join(rows)}</tbody></table></div></section>"
+    )
+
+
+def _signatures(versions: list[ModelMetadata]) -> str:
+    """What each version takes and gives, one folded entry per version that recorded it."""
+    entries = []
+    for m in versions:
+        signature = m.signature
+        if signature is None and not m.preprocessing:
+            continue
+        facts = []
+        items = ""
+        if signature is not None:
+            inputs = signature.inputs
+            if inputs.tensor is not None:
+                facts.append(f"takes {inputs.describe()}")
+            else:
+                facts.append(f"takes {len(inputs.columns)} columns")
+                items = "".join(
+                    f"<li><code>{_esc(c.name)}</code> {_esc(c.dtype)}</li>" for c in inputs.columns
+                )
+            if signature.outputs is not None:
+                facts.append(f"gives {signature.outputs.describe()}")
+        if m.preprocessing:
+            facts.append("steps: " + " → ".join([*m.preprocessing, "model"]))
+        example = ""
+        if m.input_example:
+            shown = json.dumps(m.input_example[0], ensure_ascii=False, allow_nan=False)
+            example = f'<p class="hint">Example row: <code>{_esc(shown)}</code></p>'
+        body = f'<ul class="columns">{items}</ul>' if items else ""
+        entries.append(
+            f'<details data-model-id="{m.model_id}"><summary><strong>{_esc(m.reference)}'
+            f"</strong> · {_esc(' · '.join(facts))}</summary>{body}{example}</details>"
+        )
+    if not entries:
+        return ""
+    return (
+        '<section><h2>Signatures</h2><p class="hint">What each version takes as input, as '
+        "<code>predict</code> checks it, and the steps that run before the model.</p>"
+        f'<div class="signatures">{"".join(entries)}</div></section>'
     )
 
 
@@ -482,6 +524,9 @@ svg .point.highlight{stroke:#1d2330;stroke-width:2.5}
 #js-errors{background:#fde2e1;color:#8a1c17;border:1px solid #f5b5b1;padding:8px 12px;
 border-radius:6px;margin-bottom:12px;white-space:pre-wrap}
 .empty{color:var(--muted);font-style:italic}
+.signatures details{border:1px solid var(--line);border-radius:8px;padding:6px 12px;margin:6px 0}
+.signatures summary{cursor:pointer}
+.signatures ul.columns{columns:3 260px;margin:8px 0;padding-left:18px}
 @media print{th{position:static}.chart-card{break-inside:avoid}}
 """
 

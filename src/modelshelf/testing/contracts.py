@@ -49,6 +49,7 @@ from modelshelf.metadata import (
     metadata_from_draft,
 )
 from modelshelf.query import MetricBound, Query, Ranking, RankTerm
+from modelshelf.signatures import ColumnSpec, Signature, TensorSpec
 from modelshelf.testing._contract_support import SUITE_SETTINGS, _not_overridden
 from modelshelf.testing.artifact_contract import ArtifactStoreContract
 from modelshelf.testing.guarantees import StoreGuarantees, require_opener
@@ -421,6 +422,16 @@ class MetadataStoreContract(StoreGuarantees):
                 )
             },
             parent_id=None,
+            signature=Signature(
+                inputs=[
+                    ColumnSpec(name="sepal length (cm)", dtype="float64"),
+                    ColumnSpec(name="petal width (cm)", dtype="int32"),
+                    ColumnSpec(name="city ✓", dtype="string"),
+                ],
+                outputs=TensorSpec(dtype="int64", shape=(None,)),
+            ),
+            input_example=[{"sepal length (cm)": 5.1, "petal width (cm)": 2, "city ✓": None}],
+            preprocessing=["scaler"],
         )
         recorded = store.add(draft, scheme)
         assert recorded.model_id >= 1
