@@ -331,7 +331,8 @@ class MetadataStore(Protocol):
         name's :class:`NameState` (the versions of ``model_ids`` that belong
         to the name, every version of the name in Production, and the
         current target of each alias in ``aliases``, with its version),
-        call ``plan`` with it once, then apply the :class:`Changes` it
+        call ``plan`` with it (a store that retries its transaction calls it
+        again with the state read anew: plans are pure), then apply the :class:`Changes` it
         returns (set each stage, point or remove each alias, append each
         audit event verbatim) and return them. If ``plan`` raises, nothing
         is written and the exception propagates unchanged. The rules (who is
