@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from modelshelf.errors import ModelNotFoundError
 from modelshelf.metadata import Stage
@@ -23,12 +23,11 @@ from modelshelf.protocols import (
     AliasChange,
     AuditEvent,
     Changes,
-    MetadataStore,
     StageChange,
 )
 
 if TYPE_CHECKING:
-    from modelshelf.protocols import LegacyMetadataStore, NameState
+    from modelshelf.protocols import LegacyMetadataStore, MetadataStore, NameState
 
 
 def _now() -> datetime:
@@ -163,8 +162,8 @@ def move_stage(
         reason=reason,
         action=action,
     )
-    if isinstance(store, MetadataStore):
-        return store.transition(model_name, plan, model_ids=[model_id])
+    if hasattr(store, "transition"):  # not isinstance: a Protocol check costs every call
+        return cast("MetadataStore", store).transition(model_name, plan, model_ids=[model_id])
     changed = store.set_stage(
         model_id, stage, archive_others=archive_others, actor=actor, reason=reason, action=action
     )
@@ -183,7 +182,7 @@ def move_alias(
     reason: str,
 ) -> int | None:
     """Apply :func:`plan_alias` atomically; return the alias's previous target id."""
-    if not isinstance(store, MetadataStore):
+    if not hasattr(store, "transition"):
         return store.set_alias(model_name, alias, model_id, actor=actor, reason=reason)
     previous: list[int | None] = []
 
@@ -191,7 +190,7 @@ def move_alias(
         previous[:] = [state.aliases.get(alias)]
         return plan_alias(state, alias, model_id, actor=actor, reason=reason)
 
-    store.transition(
+    cast("MetadataStore", store).transition(
         model_name, plan, model_ids=[] if model_id is None else [model_id], aliases=[alias]
     )
     return previous[0]
