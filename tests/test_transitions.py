@@ -9,12 +9,13 @@ warning.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from modelshelf import ModelNotFoundError, ModelRegistry, Stage
+from modelshelf import CorruptMetadataError, ModelNotFoundError, ModelRegistry, Stage
 from modelshelf.protocols import (
     ROLLBACK_ACTION,
     STAGE_ACTION,
@@ -25,7 +26,9 @@ from modelshelf.protocols import (
     StageChange,
     VersionState,
 )
+from modelshelf.testing.reference import ReferenceScheme, change_stage, make_draft, point_alias
 from modelshelf.transitions import plan_alias, plan_stage
+from modelshelf_plugins.json_store import JsonStore
 from modelshelf_plugins.sqlite_store import _INSERT_AUDIT, SqliteStore, _audit_row
 
 if TYPE_CHECKING:
@@ -297,3 +300,45 @@ def test_a_store_with_neither_primitive_is_refused(tmp_path: Path) -> None:
             ModelRegistry(tmp_path / "reg", store=incomplete)  # type: ignore[arg-type]
     finally:
         incomplete.close()
+
+
+# -- a version the JSON store cannot read ------------------------------------------------
+
+
+def test_the_json_store_refuses_to_promote_beside_a_version_it_cannot_read(
+    tmp_path: Path,
+) -> None:
+    """Its stage is unknown, so it may be in Production: promoting another would
+    risk two. Other names, and alias moves, are not held up."""
+    scheme = ReferenceScheme()
+    store = JsonStore(tmp_path)
+    try:
+        damaged, other = (store.add(make_draft("m"), scheme) for _ in range(2))
+        bystander = store.add(make_draft("b"), scheme)
+        change_stage(store, damaged.model_id, Stage.PRODUCTION, archive_others=True, actor="a",
+                     reason="")  # fmt: skip
+    finally:
+        store.close()
+    journal = tmp_path / "index.journal"
+    lines = []
+    for line in journal.read_text().splitlines():
+        entry = json.loads(line)
+        if entry.get("op") == "add" and entry["data"]["model_id"] == damaged.model_id:
+            entry["data"]["created_at"] = "not a time"
+        lines.append(json.dumps(entry))
+    journal.write_text("\n".join(lines) + "\n")
+    store = JsonStore(tmp_path)
+    try:
+        with pytest.raises(CorruptMetadataError, match=f"model id {damaged.model_id}"):
+            change_stage(store, other.model_id, Stage.PRODUCTION, archive_others=True,
+                         actor="a", reason="")  # fmt: skip
+        assert store.audit_log("m")[-1].model_id == damaged.model_id  # nothing recorded
+        still = store.get(other.model_id)
+        assert still is not None
+        assert still.stage is Stage.NONE
+        assert point_alias(store, "m", "next", other.model_id, actor="a", reason="") is None
+        moved = change_stage(store, bystander.model_id, Stage.PRODUCTION, archive_others=True,
+                             actor="a", reason="")  # fmt: skip
+        assert [m.stage for m in moved] == [Stage.PRODUCTION]
+    finally:
+        store.close()

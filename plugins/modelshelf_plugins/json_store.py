@@ -649,8 +649,8 @@ class JsonStore:
             wanted = {*model_ids, *targets.values()}
             versions = {}
             for model_id in sorted(names.values()):
-                # A damaged version asked for by id raises; a damaged one that
-                # is merely of the name is skipped (its stage cannot be read).
+                # A damaged version asked for by id raises; one merely of the name
+                # is left out (its stage cannot be read; see below).
                 if model_id in wanted:
                     found = index.record(model_id)
                 else:
@@ -660,6 +660,10 @@ class JsonStore:
                         model_id=model_id, version=found.version, stage=found.stage
                     )
             changes = plan(NameState(model_name=model_name, versions=versions, aliases=targets))
+            if any(change.stage is Stage.PRODUCTION for change in changes.stages):
+                for model_id in names.values():
+                    if model_id in index.damaged:
+                        index.record(model_id)  # raises: it may be in Production already
             entries: list[dict[str, Any]] = [
                 {"op": "set", "id": change.model_id, "fields": {"stage": change.stage.value}}
                 for change in changes.stages
