@@ -97,10 +97,13 @@ def _move_stage(
         )
     except ModelNotFoundError as exc:
         raise ModelNotFoundError(f"{current.reference} was deleted meanwhile") from exc
-    changed = [m for m in (self.store.get(c.model_id) for c in moved.stages) if m is not None]
+    rows = [(change, self.store.get(change.model_id)) for change in moved.stages]
+    self._sidecars(*(row for _, row in rows))
+    # Hooks and the caller hear of the versions as this change left them, even
+    # if another writer has moved one since it committed.
+    changed = [evolve(row, stage=change.stage) for change, row in rows if row is not None]
     if not changed or changed[0].model_id != current.model_id:
         raise ModelNotFoundError(f"{current.reference} was deleted meanwhile")
-    self._sidecars(*changed)
     self.plugins.after_stage_transition(
         registry=self, metadata=changed[0], from_stage=current.stage, to_stage=target_stage
     )
