@@ -55,7 +55,7 @@ LAYERS: list[set[str]] = [
     {"metadata", "signatures"},
     {"converter", "config", "query", "references", "snapshot", "manifest"},
     {"protocols"},
-    {"hookspecs", "selectors"},
+    {"hookspecs", "selectors", "transitions"},
     {"plugins"},
     {
         "registry",

@@ -32,19 +32,21 @@ from modelshelf.errors import (
 )
 from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata, Stage, metadata_from_draft
 from modelshelf.protocols import (
-    STAGE_ACTION,
     AuditEvent,
     MetadataStore,
+    NameState,
     Provider,
     VersioningScheme,
+    VersionState,
 )
 
 if sys.platform != "win32":
     import fcntl
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
+    from modelshelf.protocols import Changes
     from modelshelf.query import Query, Ranking
 
 SCHEMA_VERSION = 2
@@ -655,143 +657,66 @@ class SqliteStore:
                 )
         return removed
 
-    @staticmethod
-    def _audit(
-        conn: sqlite3.Connection,
-        model_name: str,
-        version: str,
-        action: str,
-        old: str | None,
-        new: str | None,
-        actor: str,
-        reason: str,
-        model_id: int | None,
-    ) -> None:
-        """Record one change, in the transaction that makes it."""
-        event = AuditEvent(
-            at=datetime.now(timezone.utc),
-            model_name=model_name,
-            version=version,
-            action=action,
-            from_value=old,
-            to_value=new,
-            actor=actor,
-            reason=reason,
-            model_id=model_id,
-        )
-        conn.execute(_INSERT_AUDIT, _audit_row(event))
-
-    def set_stage(
+    def transition(
         self,
-        model_id: int,
-        stage: Stage,
+        model_name: str,
+        plan: Callable[[NameState], Changes],
         *,
-        archive_others: bool,
-        actor: str,
-        reason: str,
-        action: str = STAGE_ACTION,
-    ) -> list[ModelMetadata]:
+        model_ids: Sequence[int] = (),
+        aliases: Sequence[str] = (),
+    ) -> Changes:
         with self._write() as conn:
-            rows = conn.execute(f"{_SELECT} WHERE models.id = ?", (model_id,)).fetchall()
-            if not rows:
-                return []
-            target = self._row_to_metadata(rows[0])
-            changed_ids = [model_id]
-            if archive_others and stage is Stage.PRODUCTION:
-                others = conn.execute(
-                    f"{_SELECT} WHERE models.model_name = ? AND models.stage = ? "
-                    "AND models.id != ? ORDER BY models.id",
-                    (target.model_name, Stage.PRODUCTION.value, model_id),
-                ).fetchall()
-                for row in others:
-                    other = self._row_to_metadata(row)
-                    conn.execute(
-                        "UPDATE models SET stage = ? WHERE id = ?",
-                        (Stage.ARCHIVED.value, other.model_id),
-                    )
-                    self._audit(
-                        conn,
-                        other.model_name,
-                        other.version,
-                        STAGE_ACTION,
-                        other.stage.value,
-                        Stage.ARCHIVED.value,
-                        actor,
-                        f"replaced by {target.version} in Production",
-                        other.model_id,
-                    )
-                    changed_ids.append(other.model_id)
-            conn.execute("UPDATE models SET stage = ? WHERE id = ?", (stage.value, model_id))
-            self._audit(
-                conn,
-                target.model_name,
-                target.version,
-                action,
-                target.stage.value,
-                stage.value,
-                actor,
-                reason,
-                model_id,
-            )
-            placeholders = ", ".join("?" for _ in changed_ids)
-            changed = {
-                m.model_id: m
-                for m in (
-                    self._row_to_metadata(row)
-                    for row in conn.execute(
-                        f"{_SELECT} WHERE models.id IN ({placeholders})", changed_ids
-                    ).fetchall()
-                )
-            }
-        return [changed[i] for i in changed_ids]
+            changes = plan(self._name_state(conn, model_name, model_ids, aliases))
+            self._apply(conn, model_name, changes)
+        return changes
 
-    def set_alias(
-        self, model_name: str, alias: str, model_id: int | None, *, actor: str, reason: str
-    ) -> int | None:
-        with self._write() as conn:
+    @staticmethod
+    def _name_state(
+        conn: sqlite3.Connection, model_name: str, model_ids: Sequence[int], aliases: Sequence[str]
+    ) -> NameState:
+        """What a plan decides on, read inside the write transaction."""
+        targets: dict[str, int] = {}
+        for alias in aliases:
             row = conn.execute(
                 "SELECT model_id FROM aliases WHERE model_name = ? AND alias = ?",
                 (model_name, alias),
             ).fetchone()
-            previous = None if row is None else int(row[0])
-            if previous == model_id:
-                return previous  # nothing moves, nothing to record
-            old_version = None
-            if previous is not None:
-                old = conn.execute(
-                    "SELECT version FROM models WHERE id = ?", (previous,)
-                ).fetchone()
-                old_version = old[0] if old else None
-            if model_id is None:
+            if row is not None:
+                targets[alias] = int(row[0])
+        wanted = [*model_ids, *targets.values()]
+        placeholders = ", ".join("?" for _ in wanted)
+        rows = conn.execute(
+            "SELECT id, version, stage FROM models WHERE model_name = ? AND "  # noqa: S608 - placeholders only
+            f"(stage = ? OR id IN ({placeholders}))",
+            (model_name, Stage.PRODUCTION.value, *wanted),
+        ).fetchall()
+        versions = {
+            int(i): VersionState(model_id=int(i), version=v, stage=Stage(stage))
+            for i, v, stage in rows
+        }
+        return NameState(model_name=model_name, versions=versions, aliases=targets)
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, model_name: str, changes: Changes) -> None:
+        """Write what the plan decided, in the caller's transaction."""
+        for stage in changes.stages:
+            conn.execute(
+                "UPDATE models SET stage = ? WHERE id = ? AND model_name = ?",
+                (stage.stage.value, stage.model_id, model_name),
+            )
+        for alias in changes.aliases:
+            if alias.model_id is None:
                 conn.execute(
-                    "DELETE FROM aliases WHERE model_name = ? AND alias = ?", (model_name, alias)
+                    "DELETE FROM aliases WHERE model_name = ? AND alias = ?",
+                    (model_name, alias.alias),
                 )
-                new_version = None
             else:
-                new = conn.execute(
-                    "SELECT version FROM models WHERE id = ? AND model_name = ?",
-                    (model_id, model_name),
-                ).fetchone()
-                if new is None:
-                    raise StoreError(f"version id {model_id} of {model_name!r} does not exist")
-                new_version = new[0]
                 conn.execute(
                     "INSERT INTO aliases (model_name, alias, model_id) VALUES (?, ?, ?) "
                     "ON CONFLICT (model_name, alias) DO UPDATE SET model_id = excluded.model_id",
-                    (model_name, alias, model_id),
+                    (model_name, alias.alias, alias.model_id),
                 )
-            self._audit(
-                conn,
-                model_name,
-                new_version or old_version or "",
-                f"alias:{alias}",
-                old_version,
-                new_version,
-                actor,
-                reason,
-                previous if model_id is None else model_id,
-            )
-        return previous
+        conn.executemany(_INSERT_AUDIT, [_audit_row(e) for e in changes.events])
 
     def update(
         self, model_id: int, *, description: str | None, tags: dict[str, str] | None

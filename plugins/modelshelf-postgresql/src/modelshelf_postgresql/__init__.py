@@ -29,7 +29,7 @@ import os
 import re
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -42,20 +42,22 @@ from modelshelf.errors import (
 )
 from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata, Stage, metadata_from_draft
 from modelshelf.protocols import (
-    STAGE_ACTION,
     AuditEvent,
     MetadataStore,
+    NameState,
     Provider,
     VersioningScheme,
+    VersionState,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from pathlib import Path
 
     import psycopg
     from psycopg_pool import ConnectionPool
 
+    from modelshelf.protocols import Changes
     from modelshelf.query import Query, Ranking
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "connect", "modelshelf_metadata_stores"]
@@ -741,122 +743,41 @@ class PostgresStore:
                 )
         return removed
 
-    @staticmethod
-    def _audit(
-        conn: psycopg.Connection[Any],
-        model_name: str,
-        version: str,
-        action: str,
-        old: str | None,
-        new: str | None,
-        actor: str,
-        reason: str,
-        model_id: int | None,
-    ) -> None:
-        conn.execute(
-            "INSERT INTO audit (at, model_name, version, action, from_value, to_value, "
-            "actor, reason, model_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                datetime.now(timezone.utc),
-                model_name,
-                version,
-                action,
-                old,
-                new,
-                _check_text("actor", actor),
-                _check_text("reason", reason),
-                model_id,
-            ),
-        )
-
-    def _name_of(self, model_id: int) -> str | None:
-        rows = self._read("SELECT model_name FROM models WHERE id = %s", (model_id,))
-        return None if not rows else str(rows[0][0])
-
-    def set_stage(
+    def transition(
         self,
-        model_id: int,
-        stage: Stage,
+        model_name: str,
+        plan: Callable[[NameState], Changes],
         *,
-        archive_others: bool,
-        actor: str,
-        reason: str,
-        action: str = STAGE_ACTION,
-    ) -> list[ModelMetadata]:
-        name = self._name_of(model_id)
-        if name is None:
-            return []
-        with self._write(name) as conn:
-            rows = conn.execute(f"{_SELECT} WHERE models.id = %s", (model_id,)).fetchall()
-            if not rows:
-                return []
-            target = self._row_to_metadata(rows[0])
-            changed_ids = [model_id]
-            if archive_others and stage is Stage.PRODUCTION:
-                others = conn.execute(
-                    "SELECT id, version, stage FROM models WHERE model_name = %s "
-                    "AND stage = %s AND id != %s ORDER BY id",
-                    (target.model_name, Stage.PRODUCTION.value, model_id),
-                ).fetchall()
-                for other_id, other_version, other_stage in others:
-                    conn.execute(
-                        "UPDATE models SET stage = %s WHERE id = %s",
-                        (Stage.ARCHIVED.value, other_id),
-                    )
-                    self._audit(
-                        conn,
-                        target.model_name,
-                        other_version,
-                        STAGE_ACTION,
-                        other_stage,
-                        Stage.ARCHIVED.value,
-                        actor,
-                        f"replaced by {target.version} in Production",
-                        int(other_id),
-                    )
-                    changed_ids.append(int(other_id))
-            conn.execute("UPDATE models SET stage = %s WHERE id = %s", (stage.value, model_id))
-            self._audit(
-                conn,
-                target.model_name,
-                target.version,
-                action,
-                target.stage.value,
-                stage.value,
-                actor,
-                reason,
-                model_id,
-            )
-            changed = {
-                m.model_id: m
-                for m in (
-                    self._row_to_metadata(row)
-                    for row in conn.execute(
-                        f"{_SELECT} WHERE models.id = ANY(%s)", (changed_ids,)
-                    ).fetchall()
-                )
-            }
-        return [changed[i] for i in changed_ids]
-
-    def set_alias(
-        self, model_name: str, alias: str, model_id: int | None, *, actor: str, reason: str
-    ) -> int | None:
+        model_ids: Sequence[int] = (),
+        aliases: Sequence[str] = (),
+    ) -> Changes:
         with self._write(model_name) as conn:
-            previous, old_version, new_version = self._point_alias(
-                conn, model_name, alias, model_id
-            )
-            self._audit(
-                conn,
-                model_name,
-                new_version or old_version or "",
-                f"alias:{alias}",
-                old_version,
-                new_version,
-                actor,
-                reason,
-                previous if model_id is None else model_id,
-            )
-        return previous
+            targets = {
+                str(alias): int(target)
+                for alias, target in conn.execute(
+                    "SELECT alias, model_id FROM aliases WHERE model_name = %s AND alias = ANY(%s)",
+                    (model_name, list(aliases)),
+                ).fetchall()
+            }
+            rows = conn.execute(
+                "SELECT id, version, stage FROM models WHERE model_name = %s "
+                "AND (stage = %s OR id = ANY(%s))",
+                (model_name, Stage.PRODUCTION.value, [*model_ids, *targets.values()]),
+            ).fetchall()
+            versions = {
+                int(i): VersionState(model_id=int(i), version=str(v), stage=Stage(stage))
+                for i, v, stage in rows
+            }
+            changes = plan(NameState(model_name=model_name, versions=versions, aliases=targets))
+            for change in changes.stages:
+                conn.execute(
+                    "UPDATE models SET stage = %s WHERE id = %s AND model_name = %s",
+                    (change.stage.value, change.model_id, model_name),
+                )
+            for alias in changes.aliases:
+                self._point_alias(conn, model_name, alias.alias, alias.model_id)
+            self._append_events(conn, changes.events)
+        return changes
 
     @staticmethod
     def _point_alias(
@@ -958,7 +879,12 @@ class PostgresStore:
 
     def import_audit(self, events: Sequence[AuditEvent]) -> None:
         """Append recorded events verbatim (their times included), in one transaction."""
-        with self._write() as conn, conn.cursor() as cursor:
+        with self._write() as conn:
+            self._append_events(conn, events)
+
+    @staticmethod
+    def _append_events(conn: psycopg.Connection[Any], events: Sequence[AuditEvent]) -> None:
+        with conn.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO audit (at, model_name, version, action, from_value, to_value, "
                 "actor, reason, model_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
