@@ -40,19 +40,30 @@ def check_steps(steps: Sequence[str], artifacts: Mapping[str, Any]) -> None:
 
 
 def _fit_form(estimator: Any, data: Any) -> Any:
-    """A DataFrame as an array for an estimator fitted on an array.
+    """A DataFrame in the form the estimator was fitted on.
 
     scikit-learn estimators record the column names they were fitted with
     (``feature_names_in_``); one fitted on an array warns when given named
     columns, and the check already put them in the fitted order.
     """
-    if (
-        type(data).__name__ == "DataFrame"
-        and type(data).__module__.startswith("pandas")
-        and hasattr(estimator, "n_features_in_")
-        and not hasattr(estimator, "feature_names_in_")
-    ):
-        return data.to_numpy()
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    if not (type(data).__name__ == "DataFrame" and type(data).__module__.startswith("pandas")):
+        # Bare rows (JSON lists, arrays) for an estimator fitted on a named table:
+        # name them as it was fitted, so it checks them without warning.
+        shape = getattr(data, "shape", ())
+        if fitted_names is not None and len(shape) == 2 and shape[1] == len(fitted_names):
+            import pandas as pd
+
+            return pd.DataFrame(data, columns=list(fitted_names))
+        return data
+    if fitted_names is None:
+        return data.to_numpy() if hasattr(estimator, "n_features_in_") else data
+    # Without a signature nothing has ordered the columns yet: named input (a
+    # JSON record, a CSV) reaches an estimator fitted on a named table in that
+    # table's order, when every column is there (else the estimator names them).
+    names = list(fitted_names)
+    if list(data.columns) != names and set(names) <= set(data.columns):
+        return data[names]
     return data
 
 

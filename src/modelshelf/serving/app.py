@@ -33,7 +33,6 @@ from modelshelf.errors import InvalidInputError
 from modelshelf.serving.inputs import (
     BodyTooLargeError,
     InvalidRequestError,
-    align,
     parse_body,
     to_jsonable,
 )
@@ -166,18 +165,9 @@ def describe(slot: ModelSlot, served: ServedVersion) -> dict[str, Any]:
 
 def _predict(loaded: LoadedModel, rows: Any, *, proba: bool = False) -> Any:
     """The one place the server asks a version for predictions."""
-    method = "predict_proba" if proba else "predict"
-    # -- fallback until LoadedModel has predict / predict_proba (schema check, then the
-    # -- version's preprocessing, then the model); once it has, keep only the last line.
-    if not hasattr(loaded, method):
-        model = loaded.model
-        if not hasattr(model, method):
-            raise InvalidRequestError(
-                f"{loaded.metadata.reference} ({type(model).__name__}) has no {method}"
-            )
-        return getattr(model, method)(align(rows, loaded.metadata.feature_names))
-    # -- end of fallback
-    return getattr(loaded, method)(rows)
+    # LoadedModel checks the rows against the signature, runs the preprocessing
+    # steps, then the model; its errors are InvalidInputErrors (answered 400).
+    return loaded.predict_proba(rows) if proba else loaded.predict(rows)
 
 
 def _answer(served: ServedVersion, body: bytes, content_type: str | None, proba: bool) -> Any:

@@ -28,16 +28,13 @@ from __future__ import annotations
 import io
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from attrs import frozen
 
 from modelshelf.errors import InvalidInputError
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
 
 __all__ = [
     "CSV",
@@ -47,7 +44,6 @@ __all__ = [
     "InvalidRequestError",
     "ParsedRequest",
     "UnsupportedMediaTypeError",
-    "align",
     "parse_body",
     "parse_csv",
     "parse_json",
@@ -292,35 +288,6 @@ def _table(rows: Any, source: str) -> Any:
 
 def _named(frame: Any) -> bool:
     return isinstance(frame, pd.DataFrame) and all(isinstance(c, str) for c in frame.columns)
-
-
-def align(rows: Any, feature_names: Sequence[str]) -> Any:
-    """The rows in the form a model saved with ``feature_names`` expects.
-
-    With recorded names the model was fitted on a named table: named input
-    must hold every one of those columns (extra columns are dropped, order
-    follows the record) and unnamed rows must be exactly that wide; either
-    way the model gets a DataFrame with its own column names. Without
-    recorded names the model was fitted on a plain array, so it gets one,
-    columns in the order given.
-    """
-    names = list(feature_names)
-    if not names:
-        return rows.to_numpy() if isinstance(rows, pd.DataFrame) else rows
-    if _named(rows):
-        missing = [name for name in names if name not in rows.columns]
-        if missing:
-            raise InvalidRequestError(
-                f"the input lacks the column(s) the model was trained on: {', '.join(missing)} "
-                f"(it expects {', '.join(names)})"
-            )
-        return rows[names]
-    values = rows.to_numpy() if isinstance(rows, pd.DataFrame) else rows
-    if values.shape[1] != len(names):
-        raise InvalidRequestError(
-            f"each row must have {len(names)} values ({', '.join(names)}); got {values.shape[1]}"
-        )
-    return pd.DataFrame(values, columns=names)
 
 
 def to_jsonable(values: Any) -> Any:
