@@ -50,7 +50,7 @@ def _fit_form(estimator: Any, data: Any) -> Any:
     if not (type(data).__name__ == "DataFrame" and type(data).__module__.startswith("pandas")):
         # Bare rows (JSON lists, arrays) for an estimator fitted on a named table:
         # name them as it was fitted, so it checks them without warning.
-        shape = getattr(data, "shape", ())
+        shape: tuple[int, ...] = getattr(data, "shape", ())
         if fitted_names is not None and len(shape) == 2 and shape[1] == len(fitted_names):
             import pandas as pd
 
