@@ -476,7 +476,7 @@ def model_card(metadata: ModelMetadata, files: dict[str, str], *, source: str = 
         "from modelshelf import ModelRegistry",
         "",
         'registry = ModelRegistry("data/models/registry")',
-        f'model = registry.load_model("{m.reference}", strict=True)',
+        f'model = registry.load("{m.reference}").model',
         "```",
         "",
         f"Or load the file directly with {m.artifact.serializer} (only from a source you trust:",

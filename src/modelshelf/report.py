@@ -89,7 +89,7 @@ def write_report(
         check_name("model_name", model_name)
     if title is not None and not isinstance(title, str):
         raise InvalidInputError(f"title: must be a string, got {type(title).__name__}")
-    names = [model_name] if model_name is not None else registry.model_names()
+    names = [model_name] if model_name is not None else registry.list_model_names()
     by_name = {name: registry.list_models(model_name=name, order_by="version") for name in names}
     by_name = {name: found for name, found in by_name.items() if found}
     if model_name is not None and not by_name:
