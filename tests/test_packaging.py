@@ -68,7 +68,7 @@ LAYERS: list[set[str]] = [
         "_opening",
     },
     {"bundle", "report", "transfer", "recovery", "testing"},
-    {"cli", "ui", "serve", "migrate"},
+    {"cli", "ui", "serve", "migrate", "_migration_report", "_mlflow_reading", "_mlflow_copying"},
 ]
 
 
