@@ -67,7 +67,16 @@ LAYERS: list[set[str]] = [
         "_housekeeping",
         "_opening",
     },
-    {"bundle", "report", "transfer", "recovery", "testing"},
+    {
+        "bundle",
+        "_bundle_format",
+        "_bundle_card",
+        "_bundle_import",
+        "report",
+        "transfer",
+        "recovery",
+        "testing",
+    },
     {"cli", "ui", "serve", "migrate", "_migration_report", "_mlflow_reading", "_mlflow_copying"},
 ]
 
