@@ -73,6 +73,7 @@ LAYERS: list[set[str]] = [
         "_bundle_card",
         "_bundle_import",
         "report",
+        "_report_charts",
         "transfer",
         "recovery",
         "testing",
