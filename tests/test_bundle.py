@@ -51,7 +51,7 @@ def source(
     )
     registry.save_model(logistic, model_name="iris", metrics={"f1": 0.95}, parent_id=first)
     registry.save_model(logistic, model_name="other", metrics={"f1": 0.5})
-    registry.promote("iris:1.0.1")
+    registry.transition_stage("iris", "1.0.1", "Production")
     registry.set_alias("iris:1.0.0", "champion")
     return registry
 
