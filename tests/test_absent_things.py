@@ -9,7 +9,7 @@ checked against it here on a real registry, so a method that drifts fails.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable  # noqa: TC003  (the Call alias needs it at run time)
 from typing import TYPE_CHECKING, Any
 
 import pytest

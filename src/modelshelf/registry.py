@@ -389,15 +389,19 @@ class ModelRegistry:
            Use ``load(reference).model``; a name and version are the
            reference ``"name:version"``.
         """
-        _deprecated("load_model", "load(reference).model")
-        return _loading.load_model(
-            self,
-            reference,
-            model_id=model_id,
-            model_name=model_name,
-            version=version,
-            strict=strict,
-        )
+        try:
+            return _loading.load_model(
+                self,
+                reference,
+                model_id=model_id,
+                model_name=model_name,
+                version=version,
+                strict=strict,
+            )
+        finally:
+            # After the load: an IntegrityWarning it gives stays the first
+            # warning a caller records, as it was before the deprecation.
+            _deprecated("load_model", "load(reference).model")
 
     def load(self, reference: int | str) -> LoadedModel:
         """Load a version's model, auxiliary artifacts and metadata.
