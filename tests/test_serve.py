@@ -80,7 +80,7 @@ def shelf_template(
         for label in (0, 2, 1):
             registry.save_model(_constant(label), "const", metrics={"f1": 0.33})
         registry.set_alias("const:1.0.0", "champion")
-        registry.promote("const:1.0.0")
+        registry.transition_stage("const", "1.0.0", "Production")
     return path
 
 
@@ -627,7 +627,7 @@ def test_a_stage_reference_follows_promotions(shelf: Path, serve: Callable[..., 
     server = serve(shelf, "const/Production", "--poll-interval", "0.2")
     assert call(server, "/metadata").json["stage"] == "Production"
     with ModelRegistry(shelf) as registry:
-        registry.promote("const:1.0.1")
+        registry.transition_stage("const", "1.0.1", "Production")
     wait_for(lambda: call(server, "/metadata").json["version"] == "1.0.1", "the switch")
     assert call(server, "/predict", {"inputs": [ROWS.iloc[0].tolist()]}).json == {
         "predictions": [2]

@@ -112,8 +112,8 @@ def test_a_promotion_reason_that_reads_like_a_rollback_is_still_a_promotion(
     registry = open_registry()
     for _ in range(3):
         registry.save_model(logistic, "m")
-    registry.promote("m:1.0.0")
-    registry.promote("m:1.0.1")
+    registry.transition_stage("m", "1.0.0", "Production")
+    registry.transition_stage("m", "1.0.1", "Production")
     registry.promote("m:1.0.2", reason="rollback-safe release")
     assert registry.rollback("m").version == "1.0.1"
     assert registry.rollback("m").version == "1.0.0"
@@ -152,8 +152,8 @@ def test_rollback_never_deploys_a_model_saved_under_a_deleted_versions_number(
     registry = open_registry()
     first = registry.save_model(logistic, "m")
     registry.save_model(logistic, "m")
-    registry.promote("m:1.0.0")
-    registry.promote("m:1.0.1")
+    registry.transition_stage("m", "1.0.0", "Production")
+    registry.transition_stage("m", "1.0.1", "Production")
     registry.transition_stage("m", "1.0.0", "Archived")
     assert registry.delete_model(first)
     tree = DecisionTreeClassifier(random_state=0).fit(*iris)
@@ -217,7 +217,7 @@ def test_importing_into_production_is_a_recorded_promotion(
     )
     assert event.reason == "imported m:1.0.0"
     registry.save_model(logistic, "m")
-    registry.promote("m:1.0.1")
+    registry.transition_stage("m", "1.0.1", "Production")
     assert registry.rollback("m").model_id == imported.model_id
     assert _production(registry) == ["1.0.0"]
 
@@ -336,7 +336,7 @@ def test_an_import_racing_promotions_leaves_one_production_version(
     source = open_registry("source")
     for _ in range(4):
         source.save_model(logistic, "m")
-    source.promote("m:1.0.3")
+    source.transition_stage("m", "1.0.3", "Production")
     bundle = export_version(source, "m:1.0.3", tmp_path / "bundle")
     store, base_url = target
     outcomes = []

@@ -504,7 +504,7 @@ def test_plugin_fixtures_build_registries_with_chosen_plugins(pytester: pytest.P
                 modelshelf_logistic_regression, model_name="iris", metrics={"accuracy": 0.9}
             )
             X, y = modelshelf_iris
-            loaded = registry.load_model(model_id=model_id)
+            loaded = registry.load(model_id).model
             assert (loaded.predict(X) == modelshelf_logistic_regression.predict(X)).all()
             assert registry.get_metadata(model_id).version == "1"
             assert registry.serializer.name == "cloudpickle"

@@ -214,9 +214,9 @@ def test_the_registry_round_trips_a_real_model(
     model = LogisticRegression(max_iter=500).fit(X, y)
     with ModelRegistry(tmp_path, store="postgresql", store_url=modelshelf_postgresql_url) as reg:
         model_id = reg.save_model(model, "iris", metrics={"f1": 0.9}, tags={"team": "a"})
-        loaded = reg.load_model(model_id)
+        loaded = reg.load(model_id).model
         assert (loaded.predict(X) == model.predict(X)).all()
-        reg.promote("iris:1.0.0")
+        reg.transition_stage("iris", "1.0.0", "Production")
         assert reg.get_production_model("iris").version == "1.0.0"  # type: ignore[union-attr]
         assert reg.verify().ok
 

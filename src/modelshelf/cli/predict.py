@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from modelshelf.cli import Env, _meta, _out, _reference, _say, cli, shelf_command
+from modelshelf.cli._core import Env, cli, shelf_command
+from modelshelf.cli._helpers import _meta, _out, _reference, _say
 from modelshelf.cli.files import write_model_file
 from modelshelf.errors import InvalidInputError
 
