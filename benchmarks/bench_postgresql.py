@@ -192,7 +192,7 @@ def queries_at_scale(url: str, versions: int, repeats: int) -> dict[str, Any]:
                     "f1", model_type="LogisticRegression"
                 ),
                 "get_best_model() composite policy": registry.get_best_model,
-                "resolve('model-7:latest')": lambda: registry.resolve("model-7:latest"),
+                "get_metadata('model-7:latest')": lambda: registry.get_metadata("model-7:latest"),
             }
             for label, action in timed.items():
                 figures[f"{label} ms"] = round(_median_ms(action, repeats), 2)

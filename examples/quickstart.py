@@ -54,7 +54,7 @@ def main(storage_path: str) -> None:
     assert production is not None
     print(f"in Production: {production.reference}")
 
-    model = registry.load_model("cancer-clf/Production")
+    model = registry.load("cancer-clf/Production").model
     accuracy = (model.predict(X_test) == y_test).mean()
     print(f"loaded {production.reference}; accuracy on the test set {accuracy:.4f}")
     registry.close()

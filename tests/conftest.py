@@ -32,6 +32,17 @@ def logistic(iris: tuple[np.ndarray, np.ndarray]) -> LogisticRegression:
 
 
 @pytest.fixture(scope="session")
+def logistics(iris: tuple[np.ndarray, np.ndarray]) -> list[LogisticRegression]:
+    """24 real models told apart by their ``C`` (and so by their coefficients).
+
+    For tests that save several versions and must check that a load gave back
+    the right one, not just a model.
+    """
+    X, y = iris
+    return [LogisticRegression(C=10 ** (k / 4 - 3), max_iter=1000).fit(X, y) for k in range(24)]
+
+
+@pytest.fixture(scope="session")
 def forest(iris: tuple[np.ndarray, np.ndarray]) -> RandomForestClassifier:
     X, y = iris
     return RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)

@@ -49,15 +49,15 @@ def _make_history(registry: ModelRegistry, model: Any) -> dict[str, int]:
     # 1.0.0 below, as older code allowed) was never in Production.
     ids["x"] = registry.save_model(model, "n")
     ids["y"] = registry.save_model(model, "n")
-    registry.promote("n:1.0.0")
-    registry.promote("n:1.0.1")
+    registry.transition_stage("n", "1.0.0", "Production")
+    registry.transition_stage("n", "1.0.1", "Production")
     registry.transition_stage("n", "1.0.0", "Archived")
     assert registry.delete_model(ids["x"])
     ids["z"] = registry.save_model(model, "n")
     # r: deleted versions, one named by the audit log, one the highest.
     for _ in range(3):
         registry.save_model(model, "r")
-    registry.promote("r:1.0.0")
+    registry.transition_stage("r", "1.0.0", "Production")
     registry.transition_stage("r", "1.0.0", "Archived")
     for version in ("1.0.0", "1.0.2"):
         assert registry.delete_model(registry.get_metadata(f"r:{version}").model_id)

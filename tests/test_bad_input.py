@@ -293,7 +293,7 @@ LIMITS: list[tuple[str, Call, type[ModelShelfError], str]] = [
             ("get-huge", lambda r, m: r.get_metadata(TOO_BIG_ID), IN_RANGE),
             ("get-kw-huge", lambda r, m: r.get_metadata(model_id=HUGE), IN_RANGE),
             ("get-kw-bool", lambda r, m: r.get_metadata(model_id=True), "got bool True"),
-            ("load-huge", lambda r, m: r.load_model(model_id=TOO_BIG_ID), IN_RANGE),
+            ("load-huge", lambda r, m: r.load(TOO_BIG_ID).model, IN_RANGE),
             ("load-all-huge", lambda r, m: r.load(TOO_BIG_ID), IN_RANGE),
             ("delete-bool", lambda r, m: r.delete_model(True), "got bool True"),
             ("delete-false", lambda r, m: r.delete_model(False), "got bool False"),
@@ -469,7 +469,7 @@ CASES = [
         )
         for i, text, rule in BAD_REFERENCES
     ],
-    case(lambda r, m: r.load_model("a:1:2"), InvalidReferenceError, "at most one", id="ref-load"),
+    case(lambda r, m: r.load("a:1:2").model, InvalidReferenceError, "at most one", id="ref-load"),
     case(lambda r, m: r.load("a@"), InvalidReferenceError, "nothing follows", id="ref-load-all"),
     case(
         lambda r, m: r.promote("x/Nope"), InvalidReferenceError, "unknown stage", id="ref-promote"

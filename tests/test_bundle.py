@@ -51,7 +51,7 @@ def source(
     )
     registry.save_model(logistic, model_name="iris", metrics={"f1": 0.95}, parent_id=first)
     registry.save_model(logistic, model_name="other", metrics={"f1": 0.5})
-    registry.promote("iris:1.0.1")
+    registry.transition_stage("iris", "1.0.1", "Production")
     registry.set_alias("iris:1.0.0", "champion")
     return registry
 
@@ -104,7 +104,7 @@ def test_version_bundle_holds_model_metadata_checksums_and_card(
     assert '| solver | `"lbfgs"` |' in card
     assert "| Dataset | iris |" in card
     assert "| Samples | 150 |" in card
-    assert 'registry.load_model("iris:1.0.0", strict=True)' in card
+    assert 'registry.load("iris:1.0.0").model' in card
     assert "| scaler | `artifacts/scaler.joblib` |" in card
 
 

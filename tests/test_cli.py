@@ -171,7 +171,7 @@ def test_every_command_end_to_end(
     restored = sh.json("import", "everything", "--registry", str(tmp_path / "copy"))
     assert [r["reference"] for r in restored] == ["iris:1.0.0", "iris:1.0.1", "iris:1.0.2"]
     with ModelRegistry(elsewhere) as registry:
-        model = registry.load_model("iris@champion", strict=True)
+        model = registry.load("iris@champion").model
         assert (model.predict(X) == logistic.predict(X)).all()
 
     # Housekeeping and overview commands.

@@ -58,8 +58,8 @@ def workspace(
     with ModelRegistry(root / "data" / "models" / "registry") as registry:
         for f1 in (0.8, 0.85, 0.9):
             registry.save_model(logistic, "churn", metrics={"f1": f1, "accuracy": f1 + 0.02})
-        registry.promote("churn:1.0.0")
-        registry.promote("churn:1.0.1")
+        registry.transition_stage("churn", "1.0.0", "Production")
+        registry.transition_stage("churn", "1.0.1", "Production")
         registry.set_alias("churn:1.0.1", "champion")
         for step in (50, 100):
             registry.save_checkpoint(logistic, "churn", step, {"loss": 1 / step})

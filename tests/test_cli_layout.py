@@ -29,6 +29,10 @@ SCRIPT = Path(sys.executable).with_name("modelshelf")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 NAME = "customer-churn-classifier"
 VERSIONS = ["1.0.12345", "1.1.12345", "1.2.12345"]
+LONG_COLUMNS = [
+    f"{part}_measured_in_centimetres_by_the_field_team_during_the_1936_survey_of_the_gaspe"
+    for part in ("sepal_length", "sepal_width", "petal_length", "petal_width")
+]
 METRICS = {"f1": 0.9, "accuracy": 0.91, "roc_auc": 0.95, "precision": 0.9, "recall": 0.88}
 
 
@@ -60,7 +64,12 @@ def at_terminal(columns: int, *args: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def registry_path(tmp_path_factory: pytest.TempPathFactory, logistic: LogisticRegression) -> Path:
+    import pandas as pd
+    from sklearn.datasets import load_iris
+
     path = tmp_path_factory.mktemp("layout") / "registry"
+    # Long column names, as real tables have: the signature must fold, not widen.
+    example = pd.DataFrame(load_iris().data[:5], columns=LONG_COLUMNS)
     with ModelRegistry(path) as registry:
         for n, version in enumerate(VERSIONS):
             registry.save_model(
@@ -69,6 +78,7 @@ def registry_path(tmp_path_factory: pytest.TempPathFactory, logistic: LogisticRe
                 metrics={**METRICS, "f1": 0.9 + n / 100, "log_loss": 0.3},
                 hyperparameters={"class_weight": {"0": 1, "1": 3}, "solver": "lbfgs"},
                 version=version,
+                input_example=example,
             )
         registry.promote(f"{NAME}:{VERSIONS[1]}")
         registry.set_alias(f"{NAME}:{VERSIONS[1]}", "champion")
@@ -105,6 +115,10 @@ def test_show_keeps_labels_on_one_line(registry_path: Path, columns: int) -> Non
     assert any(line.split() == ["stage", "Production"] for line in lines)
     checksum = ModelRegistry(registry_path).get_metadata(2).artifact.sha256
     assert checksum in "".join(lines).replace(" ", "")  # whole, even where it folds
+    assert "signature" in lines
+    assert any(line.split() == ["inputs", "4", "columns"] for line in lines)
+    joined = "".join(lines).replace(" ", "")
+    assert all(f"{name}:float64" in joined for name in LONG_COLUMNS)  # whole, folded
 
 
 @pytest.mark.parametrize("columns", [80, 200])

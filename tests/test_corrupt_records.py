@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
 
 from modelshelf import CorruptMetadataError, MetadataMissingError, ModelRegistry, ModelShelfError
 from modelshelf.cli import EXIT_INTEGRITY, cli
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from sklearn.linear_model import LogisticRegression
 
 VICTIM = "victim"
 HEALTHY = "healthy"
@@ -124,13 +125,19 @@ def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
     return str(request.param)
 
 
+#: The ``C`` of the healthy name's second version, so a load can tell it from the first.
+HEALTHY_C = 0.5
+
+
 def _populate(path: Path, store: str, model: Any) -> tuple[int, int]:
+    retrained = LogisticRegression(C=HEALTHY_C, max_iter=1000).fit(*load_iris(return_X_y=True))
+    assert model.C != HEALTHY_C
     with ModelRegistry(path, store=store) as registry:
         registry.save_model(model, HEALTHY, metrics={"f1": 0.7})
         victim = registry.save_model(
             model, VICTIM, metrics={"f1": 0.9}, training_info={"n_samples": 150}
         )
-        healthy = registry.save_model(model, HEALTHY, metrics={"f1": 0.8})
+        healthy = registry.save_model(retrained, HEALTHY, metrics={"f1": 0.8})
     return victim, healthy
 
 
@@ -209,13 +216,14 @@ def _check_confined(path: Path, store: str, model: Any, victim: int, healthy: in
         assert isinstance(error, ValueError)
         assert registry.load_model(victim) is None  # the seeds' contract: None if corrupt
         with pytest.raises(CorruptMetadataError):
-            registry.load_model(victim, strict=True)
+            registry.load(victim)
         with pytest.raises(CorruptMetadataError, match=f"model id {victim}"):
             registry.list_models()  # a listing that includes it says which one
         # Everything that does not read the damaged record keeps working.
         assert registry.get_metadata(healthy).model_name == HEALTHY
         assert [m.version for m in registry.list_models(model_name=HEALTHY)] == ["1.0.0", "1.0.1"]
-        assert registry.load_model(f"{HEALTHY}:1.0.1") is not None
+        assert registry.load(f"{HEALTHY}:1.0.1").model.C == HEALTHY_C
+        assert registry.load(f"{HEALTHY}:1.0.0").model.C == model.C
         again = registry.save_model(model, HEALTHY, metrics={"f1": 0.85})
         assert registry.get_metadata(again).version == "1.0.2"
         promoted = registry.promote(f"{HEALTHY}:1.0.2")

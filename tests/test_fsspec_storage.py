@@ -126,7 +126,7 @@ def test_registry_on_s3_saves_verifies_signs_and_loads(
         model_id = registry.save_model(model, "iris", metrics={"f1": 0.95})
         metadata = registry.get_metadata(model_id)
         assert metadata.artifact.signature is not None
-        assert (registry.load_model(model_id).predict(X) == model.predict(X)).all()
+        assert (registry.load(model_id).model.predict(X) == model.predict(X)).all()
         assert registry.verify().ok
         assert not tmp_path.joinpath("s3:").exists()
 
@@ -139,7 +139,7 @@ def test_registry_on_s3_saves_verifies_signs_and_loads(
         with pytest.warns(IntegrityWarning, match="checksum mismatch"):
             assert registry.load_model(model_id) is None
         with pytest.raises(IntegrityError):
-            registry.load_model(model_id, strict=True)
+            registry.load(model_id)
         assert not registry.verify().ok
 
 
@@ -237,4 +237,4 @@ def test_eight_processes_save_to_one_name_on_postgresql_and_s3(
         assert report.ok
         assert report.checked == workers * each
         assert report.findings == ()
-        assert {reg.load_model(m.model_id).C for m in recorded} == {1.0, 2.0, 3.0}
+        assert {reg.load(m.model_id).model.C for m in recorded} == {1.0, 2.0, 3.0}

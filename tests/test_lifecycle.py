@@ -74,8 +74,10 @@ def test_alias_is_per_model_name(reg: ModelRegistry, logistic: Any) -> None:
     assert reg.get_metadata("b@champion").model_name == "b"
 
 
-def test_references_of_every_form(reg: ModelRegistry, logistic: Any) -> None:
-    save_versions(reg, logistic, "xgb", [0.5, 0.9, 0.7])
+def test_references_of_every_form(reg: ModelRegistry, logistics: list[Any]) -> None:
+    for model, f1 in zip(logistics[:3], [0.5, 0.9, 0.7], strict=True):  # 1.0.0, 1.0.1, 1.0.2
+        reg.save_model(model, model_name="xgb", metrics={"f1": f1})
+    by_version = {"1.0.0": logistics[0], "1.0.1": logistics[1], "1.0.2": logistics[2]}
     reg.transition_stage("xgb", "1.0.1", "Production")
     reg.transition_stage("xgb", "1.0.0", "Staging")
     reg.set_alias("xgb:1.0.0", "champion")
@@ -91,7 +93,7 @@ def test_references_of_every_form(reg: ModelRegistry, logistic: Any) -> None:
     }
     for reference, version in cases.items():
         assert reg.get_metadata(reference).version == version, reference
-        assert reg.load_model(reference) is not None
+        assert reg.load(reference).model.C == by_version[version].C, reference
     with pytest.raises(ModelNotFoundError):
         reg.get_metadata("xgb/Archived")
     with pytest.raises(ModelNotFoundError):
@@ -116,7 +118,7 @@ def test_references_of_every_form(reg: ModelRegistry, logistic: Any) -> None:
 )
 def test_malformed_references_show_accepted_forms(reg: ModelRegistry, reference: str) -> None:
     with pytest.raises(InvalidReferenceError, match="Accepted forms: name; name:VERSION") as info:
-        reg.load_model(reference)
+        reg.load(reference)
     assert isinstance(info.value, ValueError)
 
 

@@ -123,7 +123,7 @@ def test_rewriting_the_file_after_the_hash_never_runs_the_new_bytes(
         return reader
 
     monkeypatch.setattr(registry.storage, "open", open_and_rewrite)
-    loaded = registry.load_model(model_id, strict=True)
+    loaded = registry.load(model_id).model
     assert readers[0].rewritten  # the file did change after it was hashed
     assert not marker.exists()
     np.testing.assert_array_equal(loaded.coef_, model.coef_)
@@ -132,7 +132,7 @@ def test_rewriting_the_file_after_the_hash_never_runs_the_new_bytes(
     monkeypatch.undo()  # the next load reads the rewritten file and refuses it
     assert path.read_bytes()[: len(payload)] == payload
     with pytest.raises(IntegrityError, match="checksum mismatch"):
-        registry.load_model(model_id, strict=True)
+        registry.load(model_id)
     with pytest.warns(IntegrityWarning, match="checksum mismatch"):
         assert registry.load_model(model_id) is None
     assert not marker.exists()
@@ -168,7 +168,7 @@ def test_a_writer_racing_the_loads_never_gets_its_pickle_run(
     try:
         for _ in range(3):
             try:
-                loaded = registry.load_model(model_id, strict=True)
+                loaded = registry.load(model_id).model
             except IntegrityError:
                 outcomes.append("refused")
             else:
@@ -189,7 +189,7 @@ def test_large_models_load_with_every_bundled_serializer(
     for serializer in ("joblib", "cloudpickle", "skops"):
         registry = make_registry(serializer=serializer, store="json")
         model_id = registry.save_model(model, model_name=f"big-{serializer}")
-        loaded = registry.load_model(model_id, strict=True)
+        loaded = registry.load(model_id).model
         np.testing.assert_array_equal(loaded.coef_, model.coef_)
 
 
@@ -230,7 +230,7 @@ def test_a_serializer_that_seeks_back_gets_a_full_verified_copy(
         return taken
 
     monkeypatch.setattr(Snapshot, "capture", classmethod(counting))
-    loaded = registry.load_model(model_id, strict=True)
+    loaded = registry.load(model_id).model
     np.testing.assert_array_equal(loaded.coef_, model.coef_)
     assert captures == [True, False]  # released memory was asked for: read again, keeping all
 

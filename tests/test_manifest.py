@@ -45,9 +45,11 @@ def _console(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _make(root: Path, store: str, model: Any, versions: int = 3) -> None:
+    """``versions`` versions of iris; ``model`` may be a list, one model per version."""
+    models = model if isinstance(model, list) else [model] * versions
     with ModelRegistry(root, store=store, versioning="integer", serializer="cloudpickle") as reg:
         for i in range(versions):
-            reg.save_model(model, model_name="iris", metrics={"f1": 0.7 + i / 100})
+            reg.save_model(models[i], model_name="iris", metrics={"f1": 0.7 + i / 100})
 
 
 def _other_store_files(root: Path, store: str) -> list[str]:
@@ -59,10 +61,10 @@ def _other_store_files(root: Path, store: str) -> list[str]:
 
 @pytest.mark.parametrize("store", STORES)
 def test_non_default_registry_reopens_with_no_options_everywhere(
-    tmp_path: Path, store: str, logistic: LogisticRegression
+    tmp_path: Path, store: str, logistic: LogisticRegression, logistics: list[LogisticRegression]
 ) -> None:
     root = tmp_path / "r"
-    _make(root, store, logistic)
+    _make(root, store, logistics[:3])
     record = json.loads((root / MANIFEST_FILE).read_text())
     assert {k: record[k] for k in ("store", "versioning", "serializer")} == {
         "store": store,
@@ -72,7 +74,7 @@ def test_non_default_registry_reopens_with_no_options_everywhere(
     with ModelRegistry(root) as plain:
         assert [m.version for m in plain.list_models()] == ["1", "2", "3"]
         assert (plain.versioning.name, plain.serializer.name) == ("integer", "cloudpickle")
-        assert plain.load_model("iris:2") is not None
+        assert plain.load("iris:2").model.C == logistics[1].C
         plain.save_model(logistic, model_name="iris")
         assert plain.get_metadata("iris").version == "4"
         assert plain.get_metadata("iris").artifact.serializer == "cloudpickle"
@@ -132,16 +134,17 @@ def test_a_contradicting_option_is_a_config_error_naming_both(
 
 
 def test_the_serializer_is_a_default_not_a_binding(
-    tmp_path: Path, logistic: LogisticRegression
+    tmp_path: Path, logistics: list[LogisticRegression]
 ) -> None:
     root = tmp_path / "r"
-    _make(root, "sqlite", logistic, versions=1)
+    _make(root, "sqlite", logistics[:1], versions=1)
     with ModelRegistry(root, serializer="joblib") as other:
-        model_id = other.save_model(logistic, model_name="iris")
+        model_id = other.save_model(logistics[1], model_name="iris")
         assert other.get_metadata(model_id).artifact.serializer == "joblib"
     with ModelRegistry(root) as plain:
         assert plain.serializer.name == "cloudpickle"
-        assert plain.load_model(model_id, strict=True) is not None
+        assert plain.load(model_id).model.C == logistics[1].C
+        assert plain.load("iris:1").model.C == logistics[0].C
 
 
 @pytest.mark.parametrize("store", STORES)
@@ -210,7 +213,7 @@ def test_remote_registries_keep_working_without_a_record(
         reg.save_model(logistic, model_name="iris")
         assert reg.manifest is None
     with ModelRegistry("memory://manifest-remote", store_url=url) as again:
-        assert again.load_model("iris", strict=True) is not None
+        assert again.load("iris").model is not None
     assert sorted(os.listdir(tmp_path)) == ["meta.db", "meta.db-writers.lock"]
 
 

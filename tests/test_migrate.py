@@ -357,9 +357,9 @@ def test_the_bytes_are_mlflows_and_load(big: MlflowStore, migrated: dict[str, An
         from sklearn.datasets import load_iris
 
         X, y = load_iris(return_X_y=True)
-        fraud = registry.load_model(model_name="fraud", version="300")
+        fraud = registry.load("fraud:300").model
         assert (fraud.predict(X) == y).mean() > 0.9
-        ranker = registry.load_model(model_name="ranker", version="7")
+        ranker = registry.load("ranker:7").model
         assert ranker is not None
         assert list(ranker.predict(np.array([[1.0, 2.0]]))[0]) == [2.0, 4.0]
 
@@ -449,7 +449,7 @@ def test_names_limits_and_renames(small: MlflowStore, tmp_path: Path) -> None:
     report = from_mlflow(tmp_path / "r", small.uri, names=["churn"], rename={"churn": "attrition"})
     assert report.copied == 4
     with ModelRegistry(tmp_path / "r", versioning="integer") as registry:
-        assert registry.model_names() == ["attrition"]
+        assert registry.list_model_names() == ["attrition"]
     with pytest.raises(MigrationError, match="no registered model named nope"):
         from_mlflow(tmp_path / "r", small.uri, names=["nope"])
 
@@ -542,7 +542,7 @@ def test_the_mlflow_serializer_saves_a_model_directory(big: MlflowStore, tmp_pat
     model_dir = next((big.root / "ranker-dir").rglob("MLmodel")).parent
     with ModelRegistry(tmp_path / "r", serializer="mlflow") as registry:
         model_id = registry.save_model(model_dir, "ranker", model_type="pyfunc")
-        loaded = registry.load_model(model_id)
+        loaded = registry.load(model_id).model
         assert list(loaded.predict(np.array([[3.0]]))[0]) == [6.0]
         with pytest.raises(SerializationError, match="MLflow model directory"):
             registry.save_model(tmp_path, "ranker")

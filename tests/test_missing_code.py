@@ -36,7 +36,7 @@ def saved_with_its_code_gone(tmp_path: Path) -> Path:
         module = importlib.import_module("team_models")
         with ModelRegistry(tmp_path / "registry") as registry:
             registry.save_model(module.ThresholdModel(0.5), "thresholds")
-            assert registry.load_model("thresholds").predict([[0.7]]) == [1]
+            assert registry.load("thresholds").model.predict([[0.7]]) == [1]
     finally:
         sys.path.remove(str(code))
         sys.modules.pop("team_models", None)

@@ -80,7 +80,7 @@ def test_plugin_object_passed_in_code(make_registry: Any, logistic: Any, iris: A
     registry = make_registry(serializer="reversed", plugins=[ReversingPlugin()])
     model_id = registry.save_model(logistic, model_name="m")
     assert registry.get_metadata(model_id).artifact.key.endswith(".rev")
-    assert (registry.load_model(model_id).predict(iris[0]) == logistic.predict(iris[0])).all()
+    assert (registry.load(model_id).model.predict(iris[0]) == logistic.predict(iris[0])).all()
     names = {info.name: info for info in list_plugins([ReversingPlugin()])}
     assert any(
         info.origin == "code" and "reversed" in info.provides.get("serializer", ())
@@ -94,7 +94,7 @@ def test_plugin_chosen_by_object(make_registry: Any, logistic: Any) -> None:
     assert registry.get_metadata(model_id).artifact.serializer == "reversed"
     # loading needs the serializer by name again: offer it through a plugin
     other = make_registry(plugins=[ReversingPlugin()])
-    assert other.load_model(model_id) is not None
+    assert other.load(model_id).model is not None
 
 
 def test_unknown_plugin_name_lists_available(make_registry: Any) -> None:

@@ -35,22 +35,26 @@ SCRIPT = Path(sys.executable).with_name("modelshelf")
 VERSIONS = 20
 
 
-def _populate(root: Path, store: str, model: Any) -> dict[str, Any]:
+def _populate(root: Path, store: str, models: list[Any]) -> dict[str, Any]:
     """20 versions of two names (one with an artifact, one promoted, one aliased,
-    one deleted) and a checkpoint; returns what must come back."""
+    one deleted) and a checkpoint; returns what must come back.
+
+    Version ``i`` (tag ``i``) holds ``models[i]`` and the checkpoint
+    ``models[VERSIONS]``, so a load can be checked to give back the right one.
+    """
     with ModelRegistry(root, store=store, versioning="integer") as reg:
         for i in range(VERSIONS):
             reg.save_model(
-                model,
+                models[i],
                 model_name="iris" if i % 2 else "fraud",
                 metrics={"f1": 0.5 + i / 100},
                 tags={"i": str(i)},
                 artifacts={"scaler": {"mean": i}} if i == 3 else None,
             )
         reg.delete_model(5)
-        reg.promote("iris:4")
+        reg.transition_stage("iris", 4, "Production")
         reg.set_alias("fraud:2", "champion")
-        reg.save_checkpoint(model, "iris", step=7, metrics={"loss": 0.3})
+        reg.save_checkpoint(models[VERSIONS], "iris", step=7, metrics={"loss": 0.3})
         return {
             "versions": sorted(
                 (m.reference, m.stage.value, m.aliases, m.metrics["f1"]) for m in reg.list_models()
@@ -124,11 +128,12 @@ def test_damaged_metadata_is_refused_reported_kept_and_recovered(
     fold: bool,
     damage: str,
     logistic: LogisticRegression,
+    logistics: list[LogisticRegression],
 ) -> None:
     if fold:  # fold the journal into index.json after a few changes
         monkeypatch.setattr(json_store, "MIN_COMPACTION_LINES", 4)
     root = tmp_path / "r"
-    expected = _populate(root, store, logistic)
+    expected = _populate(root, store, logistics)
     files = _files(root)
     assert (root / name).exists()
     DAMAGE[damage](root / name)
@@ -169,12 +174,13 @@ def test_damaged_metadata_is_refused_reported_kept_and_recovered(
             # Versions the store kept stay as it has them (their later stage and
             # alias changes were in the lost tail); the others come back whole.
             assert [v[0] for v in _state(reg)["versions"]] == [v[0] for v in expected["versions"]]
-            reg.promote("iris:4")
+            reg.transition_stage("iris", "4", "Production")
             reg.set_alias("fraud:2", "champion")
         assert _state(reg) == expected
         for metadata in [*reg.list_models(), *reg.list_checkpoints("iris")]:
             loaded = reg.load(metadata.model_id)
-            assert loaded.model is not None
+            index = VERSIONS if metadata.checkpoint else int(metadata.tags["i"])
+            assert loaded.model.C == logistics[index].C, metadata.reference
             assert set(loaded.artifacts) == set(metadata.artifacts)
         assert reg.get_production_model("iris").version == "4"  # type: ignore[union-attr]
         assert reg.verify().findings == ()
@@ -185,9 +191,11 @@ def test_damaged_metadata_is_refused_reported_kept_and_recovered(
     assert recover(root).recovered == ()  # a second run changes nothing
 
 
-def test_the_cli_recovers_a_lost_database(tmp_path: Path, logistic: LogisticRegression) -> None:
+def test_the_cli_recovers_a_lost_database(
+    tmp_path: Path, logistics: list[LogisticRegression]
+) -> None:
     root = tmp_path / "r"
-    expected = _populate(root, "sqlite", logistic)
+    expected = _populate(root, "sqlite", logistics)
     (root / "registry.db").unlink()
     done = subprocess.run(
         [str(SCRIPT), "recover", "--registry", str(root), "--json"],
@@ -300,8 +308,8 @@ def test_sidecars_follow_every_change(tmp_path: Path, logistic: LogisticRegressi
     with ModelRegistry(root) as reg:
         first = reg.save_model(logistic, model_name="iris")
         second = reg.save_model(logistic, model_name="iris")
-        reg.promote("iris:1.0.0")
-        reg.promote("iris:1.0.1")  # archives 1.0.0
+        reg.transition_stage("iris", "1.0.0", "Production")
+        reg.transition_stage("iris", "1.0.1", "Production")  # archives 1.0.0
         reg.set_alias("iris:1.0.0", "champion")
         reg.set_alias("iris:1.0.1", "champion")  # moves off 1.0.0
         reg.update_model(second, description="the good one", tags={"team": "fraud"})
@@ -313,10 +321,10 @@ def test_sidecars_follow_every_change(tmp_path: Path, logistic: LogisticRegressi
 
 
 def test_damage_inside_the_database_is_found_by_verify_and_recovered(
-    tmp_path: Path, logistic: LogisticRegression
+    tmp_path: Path, logistics: list[LogisticRegression]
 ) -> None:
     root = tmp_path / "r"
-    expected = _populate(root, "sqlite", logistic)
+    expected = _populate(root, "sqlite", logistics)
     files = _files(root)
     path = root / "registry.db"
     with open(path, "r+b") as handle:  # a page in the middle, header intact
@@ -346,7 +354,7 @@ def test_a_transferred_registry_can_be_recovered(
     with ModelRegistry(tmp_path / "laptop") as laptop:
         for _ in range(3):
             laptop.save_model(logistic, model_name="iris", metrics={"f1": 0.9})
-        laptop.promote("iris:1.0.1")
+        laptop.transition_stage("iris", "1.0.1", "Production")
         laptop.set_alias("iris:1.0.2", "challenger")
         expected = _state(laptop)
         with ModelRegistry(tmp_path / "team", store="json") as team:
@@ -358,15 +366,15 @@ def test_a_transferred_registry_can_be_recovered(
 
 
 def test_a_json_journal_outliving_its_snapshot_gives_back_its_versions(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logistic: LogisticRegression
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logistics: list[LogisticRegression]
 ) -> None:
     """A registry without sidecars: the journal still holds what came after the snapshot."""
     monkeypatch.setattr(json_store, "MIN_COMPACTION_LINES", 4)
     root = tmp_path / "r"
     with ModelRegistry(root, store="json") as reg:
-        for _ in range(6):  # folded after the 4th change; 5 and 6 only in the journal
-            reg.save_model(logistic, model_name="iris")
-        reg.promote("iris:1.0.5")
+        for i in range(6):  # folded after the 4th change; 5 and 6 only in the journal
+            reg.save_model(logistics[i], model_name="iris")
+        reg.transition_stage("iris", "1.0.5", "Production")
     _legacy(root)
     (root / "index.json").unlink()
     with pytest.raises(MetadataMissingError, match=r"index\.json is missing"):
@@ -376,4 +384,5 @@ def test_a_json_journal_outliving_its_snapshot_gives_back_its_versions(
     assert len(report.unrecoverable) == 4  # folded into the lost snapshot, no sidecar
     with ModelRegistry(root) as reg:
         assert reg.get_production_model("iris").version == "1.0.5"  # type: ignore[union-attr]
-        assert reg.load("iris:1.0.4").model is not None
+        assert reg.load("iris:1.0.4").model.C == logistics[4].C
+        assert reg.load("iris:1.0.5").model.C == logistics[5].C

@@ -83,11 +83,11 @@ def test_load_by_id_and_version_predicts_the_same(
 ) -> None:
     X, _ = iris
     model_id = registry.save_model(forest, model_name="forest", metrics={"f1": 0.9})
-    by_id = registry.load_model(model_id)
-    by_keyword = registry.load_model(model_id=model_id)
+    by_id = registry.load(model_id).model
+    by_keyword = registry.load(model_id).model
     by_version = registry.load_model(version="1.0.0")
     by_name = registry.load_model(model_name="forest")
-    by_both = registry.load_model(model_name="forest", version="1.0.0")
+    by_both = registry.load("forest:1.0.0").model
     for loaded in (by_id, by_keyword, by_version, by_name, by_both):
         np.testing.assert_array_equal(loaded.predict(X), forest.predict(X))
         np.testing.assert_array_equal(loaded.predict_proba(X), forest.predict_proba(X))
@@ -98,7 +98,7 @@ def test_missing_id_gives_none(registry: ModelRegistry, caplog: pytest.LogCaptur
         assert registry.load_model(12345) is None
     assert "12345" in caplog.text
     with pytest.raises(ModelNotFoundError):
-        registry.load_model(12345, strict=True)
+        registry.load(12345)
 
 
 def test_corrupted_file_gives_none_with_reason(
@@ -216,12 +216,15 @@ def test_duplicate_explicit_version_writes_nothing(registry: ModelRegistry, logi
     assert len(registry.list_models()) == 1
 
 
-def test_version_shared_by_two_names_is_ambiguous(registry: ModelRegistry, logistic: Any) -> None:
-    registry.save_model(logistic, model_name="a")
-    registry.save_model(logistic, model_name="b")
+def test_version_shared_by_two_names_is_ambiguous(
+    registry: ModelRegistry, logistics: list[Any]
+) -> None:
+    registry.save_model(logistics[0], model_name="a")
+    registry.save_model(logistics[1], model_name="b")
     with pytest.raises(AmbiguousVersionError, match="pass model_name"):
-        registry.load_model(version="1.0.0")
-    assert registry.load_model(model_name="b", version="1.0.0") is not None
+        registry.get_metadata(version="1.0.0")
+    assert registry.load("b:1.0.0").model.C == logistics[1].C
+    assert (registry.load("a:1.0.0").model.coef_ == logistics[0].coef_).all()
 
 
 def test_delete_removes_row_and_file(registry: ModelRegistry, logistic: Any) -> None:
@@ -287,7 +290,7 @@ def test_registry_reopens_with_same_content(
     meta = second.get_metadata(model_id)
     assert meta.stage is Stage.PRODUCTION and meta.metrics == {"f1": 0.5}
     np.testing.assert_array_equal(
-        second.load_model(model_id).predict(iris[0]), logistic.predict(iris[0])
+        second.load(model_id).model.predict(iris[0]), logistic.predict(iris[0])
     )
 
 
@@ -335,7 +338,7 @@ def test_an_int_version_is_its_string_under_the_integer_scheme(
     second = ids[1]
     assert reg.get_metadata(model_name="rf", version=2).model_id == second
     assert reg.get_metadata(version=2).model_id == second
-    assert reg.resolve("rf:2").model_id == second
+    assert reg.get_metadata("rf:2").model_id == second
     np.testing.assert_array_equal(
         reg.load_model(model_name="rf", version=2).predict(iris[0]), logistic.predict(iris[0])
     )
@@ -388,7 +391,7 @@ def test_ids_are_ints_everywhere_and_strings_are_references(
     before = snapshot(reg)
     refused: list[Callable[[], object]] = [
         lambda: reg.load_model(model_id="1"),  # type: ignore[arg-type]
-        lambda: reg.load_model(model_id=True),
+        lambda: reg.load(True).model,
         lambda: reg.get_metadata(model_id="1"),  # type: ignore[arg-type]
         lambda: reg.get_metadata(True),
         lambda: reg.delete_model("2"),  # type: ignore[arg-type]

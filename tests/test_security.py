@@ -179,7 +179,7 @@ def test_symlinked_model_directory_pointing_outside(
         with pytest.warns(IntegrityWarning, match="outside the storage directory"):
             assert registry.load_model(model_id) is None
         with pytest.raises(ModelShelfError, match="outside the storage directory"):
-            registry.load_model(model_id, strict=True)
+            registry.load(model_id)
         assert not marker.exists(), "bytes from outside the storage root were unpickled"
 
         # Cleaning up: verify flags the escaping record as unsafe, and gc
@@ -206,7 +206,7 @@ def test_symlinked_storage_root_is_allowed(
     link.symlink_to(real, target_is_directory=True)
     with ModelRegistry(link, store=store) as registry:
         model_id = registry.save_model(logistic, "fine")
-        assert registry.load_model(model_id, strict=True) is not None
+        assert registry.load(model_id).model is not None
     assert any(p.is_file() for p in (real / "models").rglob("*"))
 
 
@@ -268,11 +268,11 @@ def test_sql_looking_names_and_metric_names_round_trip(
         for position, name in enumerate(allowed):
             metrics = {m: (position + 1) / 100 + k / 1000 for k, m in enumerate(SQLISH_METRICS)}
             registry.save_model(logistic, name, metrics=metrics)
-        assert sorted(registry.model_names()) == sorted(allowed)
+        assert sorted(registry.list_model_names()) == sorted(allowed)
         for name in allowed:
             (only,) = registry.get_model_versions(name)
             assert only.model_name == name
-            assert registry.resolve(name).model_id == only.model_id
+            assert registry.get_metadata(name).model_id == only.model_id
         # Each dotted or slashed metric is its own metric, never a path into another.
         last = registry.get_model_versions(allowed[-1])[0]
         for k, metric in enumerate(SQLISH_METRICS):

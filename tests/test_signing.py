@@ -92,7 +92,7 @@ def assert_refused(registry: ModelRegistry, model_id: int, marker: Path, reason:
     with pytest.warns(IntegrityWarning, match=reason):
         assert registry.load_model(model_id) is None
     with pytest.raises(IntegrityError, match=reason) as caught:
-        registry.load_model(model_id, strict=True)
+        registry.load(model_id)
     assert registry.get_metadata(model_id).artifact.key in str(caught.value)
     with pytest.raises(IntegrityError, match=reason):
         registry.load(model_id)
@@ -106,7 +106,7 @@ def test_the_payload_really_runs_when_trusted(tmp_path: Path, marker: Path) -> N
     with ModelRegistry(tmp_path / "registry", signing_key=KEY) as registry:
         model_id = registry.save_model(Payload(marker), "payload")
         assert not marker.exists()
-        registry.load_model(model_id, strict=True)
+        registry.load(model_id)
     assert marker.read_text() == "code ran"
 
 

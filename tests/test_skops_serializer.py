@@ -67,7 +67,7 @@ def test_round_trip_of_sklearn_models(
             metadata = registry.get_metadata(model_id)
             assert metadata.artifact.serializer == "skops"
             assert metadata.artifact.key.endswith(".skops")
-            loaded = registry.load_model(model_id, strict=True)
+            loaded = registry.load(model_id).model
             assert (loaded.predict(X) == original.predict(X)).all()
         assert registry.verify().findings == ()
 
@@ -85,13 +85,13 @@ def test_types_outside_the_defaults_are_refused_until_trusted(
     options = {"trusted": [TREE]}
     with ModelRegistry(storage, serializer="skops", serializer_options=options) as trusting:
         model_id = trusting.save_model(forest, "trees")
-        loaded = trusting.load_model(model_id, strict=True)
+        loaded = trusting.load(model_id).model
         assert (loaded.predict(iris[0]) == forest.predict(iris[0])).all()
     with ModelRegistry(storage, serializer="skops") as registry:
         with pytest.warns(IntegrityWarning, match="untrusted types"):
             assert registry.load_model(model_id) is None
         with pytest.raises(IntegrityError, match=f"untrusted types: {TREE}"):
-            registry.load_model(model_id, strict=True)
+            registry.load(model_id)
 
 
 def test_an_untrusted_class_is_never_rebuilt(tmp_path: Path) -> None:
@@ -105,7 +105,7 @@ def test_an_untrusted_class_is_never_rebuilt(tmp_path: Path) -> None:
     assert not marker.exists()
     with ModelRegistry(storage, serializer="skops") as registry:
         with pytest.raises(IntegrityError, match="SetsStateLoudly") as caught:
-            registry.load_model(model_id, strict=True)
+            registry.load(model_id)
         assert "refusing to load untrusted types" in str(caught.value)
     assert not marker.exists()
 
@@ -130,7 +130,7 @@ def test_a_pickle_swapped_in_is_not_unpickled(tmp_path: Path, logistic: Logistic
         ModelRegistry(storage, serializer="skops") as registry,
         pytest.raises(IntegrityError, match="failed to deserialize with skops"),
     ):
-        registry.load_model(model_id, strict=True)
+        registry.load(model_id)
     assert not marker.exists()
 
 

@@ -2,9 +2,9 @@
 structured audit events, rollback replayed by model_id.
 
 Every way into a stage (promotion, rollback, a save or an import straight into
-it) goes through the store's one locked ``set_stage``: it archives the name's
-other Production version and records an audit event that names the version
-by id. ``rollback`` reads its stack from those events alone, so neither a
+it) goes through the store's one locked ``transition``, with the core's plan:
+it archives the name's other Production version and records an audit event
+that names the version by id. ``rollback`` reads its stack from those events alone, so neither a
 reason someone typed nor a model saved later under a deleted version's number
 can mislead it. The race test runs real processes.
 """
@@ -30,18 +30,25 @@ from modelshelf import (
     Stage,
 )
 from modelshelf.bundle import export_version, import_bundle, read_bundle
-from modelshelf.protocols import IMPORT_ACTION, ROLLBACK_ACTION, STAGE_ACTION, AuditEvent
+from modelshelf.protocols import (
+    IMPORT_ACTION,
+    ROLLBACK_ACTION,
+    STAGE_ACTION,
+    STAGE_ACTIONS,
+    AuditEvent,
+)
 from modelshelf.testing.contracts import MetadataStoreContract
 from modelshelf.testing.reference import ReferenceScheme
 from modelshelf_plugins.sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
     from sklearn.linear_model import LogisticRegression
 
     from modelshelf.metadata import ModelMetadata
+    from modelshelf.protocols import Changes, NameState
 
 STORES = ["sqlite", "json", "postgresql"]
 #: Trials of the import-versus-promotion race per store.
@@ -105,8 +112,8 @@ def test_a_promotion_reason_that_reads_like_a_rollback_is_still_a_promotion(
     registry = open_registry()
     for _ in range(3):
         registry.save_model(logistic, "m")
-    registry.promote("m:1.0.0")
-    registry.promote("m:1.0.1")
+    registry.transition_stage("m", "1.0.0", "Production")
+    registry.transition_stage("m", "1.0.1", "Production")
     registry.promote("m:1.0.2", reason="rollback-safe release")
     assert registry.rollback("m").version == "1.0.1"
     assert registry.rollback("m").version == "1.0.0"
@@ -145,8 +152,8 @@ def test_rollback_never_deploys_a_model_saved_under_a_deleted_versions_number(
     registry = open_registry()
     first = registry.save_model(logistic, "m")
     registry.save_model(logistic, "m")
-    registry.promote("m:1.0.0")
-    registry.promote("m:1.0.1")
+    registry.transition_stage("m", "1.0.0", "Production")
+    registry.transition_stage("m", "1.0.1", "Production")
     registry.transition_stage("m", "1.0.0", "Archived")
     assert registry.delete_model(first)
     tree = DecisionTreeClassifier(random_state=0).fit(*iris)
@@ -210,7 +217,7 @@ def test_importing_into_production_is_a_recorded_promotion(
     )
     assert event.reason == "imported m:1.0.0"
     registry.save_model(logistic, "m")
-    registry.promote("m:1.0.1")
+    registry.transition_stage("m", "1.0.1", "Production")
     assert registry.rollback("m").model_id == imported.model_id
     assert _production(registry) == ["1.0.0"]
 
@@ -329,7 +336,7 @@ def test_an_import_racing_promotions_leaves_one_production_version(
     source = open_registry("source")
     for _ in range(4):
         source.save_model(logistic, "m")
-    source.promote("m:1.0.3")
+    source.transition_stage("m", "1.0.3", "Production")
     bundle = export_version(source, "m:1.0.3", tmp_path / "bundle")
     store, base_url = target
     outcomes = []
@@ -363,19 +370,25 @@ def test_an_import_racing_promotions_leaves_one_production_version(
 
 
 class _RecordsEveryChangeAsStage(SqliteStore):
-    def set_stage(
+    """Keeps every stage event as a plain ``stage`` one, whatever action it was given."""
+
+    def transition(
         self,
-        model_id: int,
-        stage: Stage,
+        model_name: str,
+        plan: Callable[[NameState], Changes],
         *,
-        archive_others: bool,
-        actor: str,
-        reason: str,
-        action: str = STAGE_ACTION,
-    ) -> list[ModelMetadata]:
-        return super().set_stage(
-            model_id, stage, archive_others=archive_others, actor=actor, reason=reason
-        )
+        model_ids: Sequence[int] = (),
+        aliases: Sequence[str] = (),
+    ) -> Changes:
+        def as_stage(state: NameState) -> Changes:
+            changes = plan(state)
+            events = [
+                evolve(e, action=STAGE_ACTION) if e.action in STAGE_ACTIONS else e
+                for e in changes.events
+            ]
+            return evolve(changes, events=events)
+
+        return super().transition(model_name, as_stage, model_ids=model_ids, aliases=aliases)
 
 
 class _LosesModelIds(SqliteStore):

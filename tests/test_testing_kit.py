@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from attrs import evolve
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +26,11 @@ from modelshelf.testing.reference import ReferenceScheme
 from modelshelf.testing.stateful import MACHINE_SETTINGS, run_store_machine
 from modelshelf_plugins.semver import IntegerScheme, SemverScheme
 from modelshelf_plugins.sqlite_store import SqliteStore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from modelshelf.protocols import Changes, NameState
 
 pytest_plugins = ["pytester"]
 
@@ -58,8 +64,14 @@ class OrdersVersionsAsText(SqliteStore):
 
 
 class NeverArchives(SqliteStore):
-    def set_stage(self, model_id, stage, *, archive_others, actor, reason):
-        return super().set_stage(model_id, stage, archive_others=False, actor=actor, reason=reason)
+    # Hands the plan only the versions asked for, not the name's Production ones.
+    def transition(self, model_name, plan, *, model_ids=(), aliases=()):
+        def blind(state):
+            asked = {*model_ids, *state.aliases.values()}
+            seen = {i: v for i, v in state.versions.items() if i in asked}
+            return plan(evolve(state, versions=seen))
+
+        return super().transition(model_name, blind, model_ids=model_ids, aliases=aliases)
 
 
 class OldestWinsTies(SqliteStore):
@@ -124,19 +136,22 @@ EXPECTED_FAILURES = {
 
 
 class _NeverArchives(SqliteStore):
-    def set_stage(
+    """Hands the plan only the versions asked for, not the name's Production ones."""
+
+    def transition(
         self,
-        model_id: int,
-        stage: Stage,
+        model_name: str,
+        plan: Callable[[NameState], Changes],
         *,
-        archive_others: bool,
-        actor: str,
-        reason: str,
-        action: str = "stage",
-    ) -> list[ModelMetadata]:
-        return super().set_stage(
-            model_id, stage, archive_others=False, actor=actor, reason=reason, action=action
-        )
+        model_ids: Sequence[int] = (),
+        aliases: Sequence[str] = (),
+    ) -> Changes:
+        def blind(state: NameState) -> Changes:
+            asked = {*model_ids, *state.aliases.values()}
+            seen = {i: v for i, v in state.versions.items() if i in asked}
+            return plan(evolve(state, versions=seen))
+
+        return super().transition(model_name, blind, model_ids=model_ids, aliases=aliases)
 
 
 class _ForgetsAliasesOnUpdate(SqliteStore):
@@ -224,30 +239,19 @@ import time
 
 
 class PromotesWithoutNameLock(SqliteStore):
-    \"\"\"Reads the name's Production versions before its write transaction, as a
+    \"\"\"Reads the name's state in one transaction and writes in another, as a
     transaction alone does at REPEATABLE READ / READ COMMITTED without a name lock.\"\"\"
 
-    def set_stage(self, model_id, stage, *, archive_others, actor, reason, action="stage"):
-        target = self.get(model_id)
-        if target is None:
-            return []
-        others = []
-        if archive_others and stage is Stage.PRODUCTION:
-            found = self.find(Query(model_name=target.model_name, stage=Stage.PRODUCTION))
-            others = [m for m in found if m.model_id != model_id]
+    def transition(self, model_name, plan, *, model_ids=(), aliases=()):
+        with self._write() as conn:
+            state = self._name_state(conn, model_name, model_ids, aliases)
+        changes = plan(state)
         # The gap between that read and the write below, widened so that the race
         # shows on every run, however busy the machine is.
         time.sleep(0.05)
         with self._write() as conn:
-            for other in others:
-                conn.execute("UPDATE models SET stage = 'Archived' WHERE id = ?", (other.model_id,))
-                self._audit(conn, other.model_name, other.version, "stage", "Production",
-                            "Archived", actor, f"replaced by {target.version} in Production",
-                            other.model_id)
-            conn.execute("UPDATE models SET stage = ? WHERE id = ?", (stage.value, model_id))
-            self._audit(conn, target.model_name, target.version, action, target.stage.value,
-                        stage.value, actor, reason, model_id)
-        return [self.get(i) for i in [model_id, *(m.model_id for m in others)]]
+            self._apply(conn, model_name, changes)
+        return changes
 
 
 def _loosely(where):
@@ -500,7 +504,7 @@ def test_plugin_fixtures_build_registries_with_chosen_plugins(pytester: pytest.P
                 modelshelf_logistic_regression, model_name="iris", metrics={"accuracy": 0.9}
             )
             X, y = modelshelf_iris
-            loaded = registry.load_model(model_id=model_id)
+            loaded = registry.load(model_id).model
             assert (loaded.predict(X) == modelshelf_logistic_regression.predict(X)).all()
             assert registry.get_metadata(model_id).version == "1"
             assert registry.serializer.name == "cloudpickle"

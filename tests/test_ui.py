@@ -509,7 +509,7 @@ def test_the_poll_fingerprint_follows_changes_made_elsewhere(
     shelf.update_model("iris:1.0.2", description="changed from Python")
     after = {url: client.get(url, headers=poll).json()["fingerprint"] for url in urls}
     assert all(after[url] != before[url] for url in urls[1:]), (before, after)
-    shelf.promote("iris:1.0.2")
+    shelf.transition_stage("iris", "1.0.2", "Production")
     assert client.get("/", headers=poll).json()["fingerprint"] != after["/"]
 
 

@@ -80,7 +80,7 @@ def child_large(kind: str, path: str, size: str) -> dict[str, Any]:
     assert artifact is not None
     drop_cache(artifact)
     start = time.perf_counter()
-    loaded = registry.load_model(model_id=metadata.model_id)
+    loaded = registry.load(metadata.model_id).model
     seconds = time.perf_counter() - start
     assert loaded is not None
     return {

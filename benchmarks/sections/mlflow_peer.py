@@ -57,7 +57,7 @@ def bench_mlflow(work: Path, quick: bool, mlflow_python: str | None) -> list[Fig
         registry.save_model(model, "bench", metrics=metrics, hyperparameters=SMALL_PARAMS)
         saves.append(time.perf_counter() - start)
     best = timed(lambda: registry.get_best_model("f1"), repeat)
-    load = timed(lambda: registry.load_model(model_name="bench", version="1.0.0"), repeat)
+    load = timed(lambda: registry.load("bench:1.0.0").model, repeat)
     registry.close()
     ours = {"save": median(saves), "best": median(best), "load": median(load)}
     figures = []

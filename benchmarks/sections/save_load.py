@@ -90,7 +90,7 @@ def bench_save_load(work: Path, quick: bool, sections: set[str]) -> list[Figure]
             model_id = target.model_id
 
             def ours_load(model_id: int = model_id) -> None:
-                loaded = registry.load_model(model_id=model_id)
+                loaded = registry.load(model_id).model
                 assert loaded is not None
 
             def floor_load(path: Path = path) -> None:

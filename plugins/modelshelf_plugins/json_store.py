@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 from contextlib import contextmanager, suppress
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,14 +45,17 @@ from modelshelf.protocols import (
     STAGE_ACTION,
     AuditEvent,
     MetadataStore,
+    NameState,
     Provider,
     VersioningScheme,
+    VersionState,
 )
 from modelshelf_plugins.local_storage import fsync_directory
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
+    from modelshelf.protocols import Changes
     from modelshelf.query import Query, Ranking
 
 FORMAT = 1
@@ -279,6 +282,21 @@ class _Index:
                 if version not in index.by_name.get(name, {}):
                     index.retired.setdefault(name, set()).add(version)
         return index
+
+
+def _event_entry(event: AuditEvent) -> dict[str, Any]:
+    """An audit event as the journal keeps it, its time included."""
+    return {
+        "at": event.at.isoformat(),
+        "model_name": event.model_name,
+        "version": event.version,
+        "action": event.action,
+        "from_value": event.from_value,
+        "to_value": event.to_value,
+        "actor": event.actor,
+        "reason": event.reason,
+        "model_id": event.model_id,
+    }
 
 
 def _parse(line: bytes, where: str) -> dict[str, Any]:
@@ -613,116 +631,51 @@ class JsonStore:
             self._append([{"op": "delete", "id": model_id}])
             return found
 
-    @staticmethod
-    def _audit_entry(
-        metadata_name: str,
-        version: str,
-        action: str,
-        old: str | None,
-        new: str | None,
-        actor: str,
-        reason: str,
-        model_id: int | None,
-    ) -> dict[str, Any]:
-        return {
-            "op": "audit",
-            "event": {
-                "at": datetime.now(timezone.utc).isoformat(),
-                "model_name": metadata_name,
-                "version": version,
-                "action": action,
-                "from_value": old,
-                "to_value": new,
-                "actor": actor,
-                "reason": reason,
-                "model_id": model_id,
-            },
-        }
-
-    def set_stage(
+    def transition(
         self,
-        model_id: int,
-        stage: Stage,
+        model_name: str,
+        plan: Callable[[NameState], Changes],
         *,
-        archive_others: bool,
-        actor: str,
-        reason: str,
-        action: str = STAGE_ACTION,
-    ) -> list[ModelMetadata]:
+        model_ids: Sequence[int] = (),
+        aliases: Sequence[str] = (),
+    ) -> Changes:
         with self._locked() as index:
-            target = index.record(model_id)
-            if target is None:
-                return []
-            entries: list[dict[str, Any]] = []
-            changed = [model_id]
-            if archive_others and stage is Stage.PRODUCTION:
-                for other_id in sorted(index.by_name[target.model_name].values()):
-                    other = index.record(other_id)  # a damaged one may be in Production
-                    if other is None or other_id == model_id:
-                        continue
-                    if other.stage is Stage.PRODUCTION:
-                        entries.append(
-                            {"op": "set", "id": other_id, "fields": {"stage": "Archived"}}
-                        )
-                        entries.append(
-                            self._audit_entry(
-                                other.model_name,
-                                other.version,
-                                STAGE_ACTION,
-                                "Production",
-                                "Archived",
-                                actor,
-                                f"replaced by {target.version} in Production",
-                                other_id,
-                            )
-                        )
-                        changed.append(other_id)
-            entries.append({"op": "set", "id": model_id, "fields": {"stage": stage.value}})
-            entries.append(
-                self._audit_entry(
-                    target.model_name,
-                    target.version,
-                    action,
-                    target.stage.value,
-                    stage.value,
-                    actor,
-                    reason,
-                    model_id,
-                )
-            )
-            self._append(entries)
-            return [index.with_aliases(index.records[i]) for i in changed]
-
-    def set_alias(
-        self, model_name: str, alias: str, model_id: int | None, *, actor: str, reason: str
-    ) -> int | None:
-        with self._locked() as index:
-            previous = index.aliases.get((model_name, alias))
-            if previous == model_id:
-                return previous  # nothing moves, nothing to record
-            old_version = index.records[previous].version if previous in index.records else None
-            new_version = None
-            if model_id is not None:
-                target = index.record(model_id)
-                if target is None or target.model_name != model_name:
-                    raise StoreError(f"version id {model_id} of {model_name!r} does not exist")
-                new_version = target.version
-            self._append(
-                [
-                    {"op": "alias", "name": model_name, "alias": alias, "id": model_id},
-                    self._audit_entry(
-                        model_name,
-                        new_version or old_version or "",
-                        f"alias:{alias}",
-                        old_version,
-                        new_version,
-                        actor,
-                        reason,
-                        previous if model_id is None else model_id,
-                    ),
-                ]
-            )
-            return previous
+            targets = {
+                alias: index.aliases[(model_name, alias)]
+                for alias in aliases
+                if (model_name, alias) in index.aliases
+            }
+            names = index.by_name.get(model_name, {})
+            wanted = {*model_ids, *targets.values()}
+            versions = {}
+            for model_id in sorted(names.values()):
+                # A damaged version asked for by id raises; one merely of the name
+                # is left out (its stage cannot be read; see below).
+                if model_id in wanted:
+                    found = index.record(model_id)
+                else:
+                    found = index.records.get(model_id)
+                if found is not None and (model_id in wanted or found.stage is Stage.PRODUCTION):
+                    versions[model_id] = VersionState(
+                        model_id=model_id, version=found.version, stage=found.stage
+                    )
+            changes = plan(NameState(model_name=model_name, versions=versions, aliases=targets))
+            if any(change.stage is Stage.PRODUCTION for change in changes.stages):
+                for model_id in names.values():
+                    if model_id in index.damaged:
+                        index.record(model_id)  # raises: it may be in Production already
+            entries: list[dict[str, Any]] = [
+                {"op": "set", "id": change.model_id, "fields": {"stage": change.stage.value}}
+                for change in changes.stages
+            ]
+            entries += [
+                {"op": "alias", "name": model_name, "alias": change.alias, "id": change.model_id}
+                for change in changes.aliases
+            ]
+            entries += [{"op": "audit", "event": _event_entry(e)} for e in changes.events]
+            if entries:
+                self._append(entries)
+            return changes
 
     def update(
         self, model_id: int, *, description: str | None, tags: dict[str, str] | None

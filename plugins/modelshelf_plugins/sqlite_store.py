@@ -16,14 +16,12 @@ import sqlite3
 import sys
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelshelf import hookimpl
 from modelshelf.errors import InvalidInputError, StoreError
-from modelshelf.metadata import ModelMetadata, Stage
-from modelshelf.protocols import STAGE_ACTION, AuditEvent, MetadataStore, Provider
+from modelshelf.protocols import MetadataStore, Provider
 from modelshelf.sql import (
     MUTABLE_FIELDS,
     SqlStore,
@@ -56,26 +54,9 @@ BUSY_TIMEOUT_SECONDS = 60.0
 
 DIALECT = SqliteDialect()
 STATEMENTS = Statements(DIALECT)
-#: Everything a reader needs to rebuild a version, in one row.
-_SELECT = STATEMENTS.select
-_INSERT_AUDIT = STATEMENTS.insert_audit
 _MUTABLE_FIELDS = MUTABLE_FIELDS
 #: A query's filters as a WHERE clause and its bound values.
 where_clause = STATEMENTS.where
-
-
-def _audit_row(event: AuditEvent) -> tuple[Any, ...]:
-    return (
-        to_micros(event.at),
-        event.model_name,
-        event.version,
-        event.action,
-        event.from_value,
-        event.to_value,
-        event.actor,
-        event.reason,
-        event.model_id,
-    )
 
 
 class SqliteStore(SqlStore):
@@ -218,160 +199,6 @@ class SqliteStore(SqlStore):
                 yield self._conn
             finally:
                 self._rollback()
-
-    # -- the lifecycle ------------------------------------------------------------
-
-    @staticmethod
-    def _audit(
-        conn: sqlite3.Connection,
-        model_name: str,
-        version: str,
-        action: str,
-        old: str | None,
-        new: str | None,
-        actor: str,
-        reason: str,
-        model_id: int | None,
-    ) -> None:
-        """Record one change, in the transaction that makes it."""
-        event = AuditEvent(
-            at=datetime.now(timezone.utc),
-            model_name=model_name,
-            version=version,
-            action=action,
-            from_value=old,
-            to_value=new,
-            actor=actor,
-            reason=reason,
-            model_id=model_id,
-        )
-        conn.execute(_INSERT_AUDIT, _audit_row(event))
-
-    def set_stage(
-        self,
-        model_id: int,
-        stage: Stage,
-        *,
-        archive_others: bool,
-        actor: str,
-        reason: str,
-        action: str = STAGE_ACTION,
-    ) -> list[ModelMetadata]:
-        with self._write() as conn:
-            rows = conn.execute(f"{_SELECT} WHERE models.id = ?", (model_id,)).fetchall()
-            if not rows:
-                return []
-            target = self._row_to_metadata(rows[0])
-            changed_ids = [model_id]
-            if archive_others and stage is Stage.PRODUCTION:
-                others = conn.execute(
-                    f"{_SELECT} WHERE models.model_name = ? AND models.stage = ? "
-                    "AND models.id != ? ORDER BY models.id",
-                    (target.model_name, Stage.PRODUCTION.value, model_id),
-                ).fetchall()
-                for row in others:
-                    other = self._row_to_metadata(row)
-                    conn.execute(
-                        "UPDATE models SET stage = ? WHERE id = ?",
-                        (Stage.ARCHIVED.value, other.model_id),
-                    )
-                    self._audit(
-                        conn,
-                        other.model_name,
-                        other.version,
-                        STAGE_ACTION,
-                        other.stage.value,
-                        Stage.ARCHIVED.value,
-                        actor,
-                        f"replaced by {target.version} in Production",
-                        other.model_id,
-                    )
-                    changed_ids.append(other.model_id)
-            conn.execute("UPDATE models SET stage = ? WHERE id = ?", (stage.value, model_id))
-            self._audit(
-                conn,
-                target.model_name,
-                target.version,
-                action,
-                target.stage.value,
-                stage.value,
-                actor,
-                reason,
-                model_id,
-            )
-            placeholders = ", ".join("?" for _ in changed_ids)
-            changed = {
-                m.model_id: m
-                for m in (
-                    self._row_to_metadata(row)
-                    for row in conn.execute(
-                        f"{_SELECT} WHERE models.id IN ({placeholders})", changed_ids
-                    ).fetchall()
-                )
-            }
-        return [changed[i] for i in changed_ids]
-
-    def set_alias(
-        self, model_name: str, alias: str, model_id: int | None, *, actor: str, reason: str
-    ) -> int | None:
-        with self._write() as conn:
-            row = conn.execute(
-                "SELECT model_id FROM aliases WHERE model_name = ? AND alias = ?",
-                (model_name, alias),
-            ).fetchone()
-            previous = None if row is None else int(row[0])
-            if previous == model_id:
-                return previous  # nothing moves, nothing to record
-            old_version = None
-            if previous is not None:
-                old = conn.execute(
-                    "SELECT version FROM models WHERE id = ?", (previous,)
-                ).fetchone()
-                old_version = old[0] if old else None
-            if model_id is None:
-                conn.execute(
-                    "DELETE FROM aliases WHERE model_name = ? AND alias = ?", (model_name, alias)
-                )
-                new_version = None
-            else:
-                new = conn.execute(
-                    "SELECT version FROM models WHERE id = ? AND model_name = ?",
-                    (model_id, model_name),
-                ).fetchone()
-                if new is None:
-                    raise StoreError(f"version id {model_id} of {model_name!r} does not exist")
-                new_version = new[0]
-                conn.execute(
-                    "INSERT INTO aliases (model_name, alias, model_id) VALUES (?, ?, ?) "
-                    "ON CONFLICT (model_name, alias) DO UPDATE SET model_id = excluded.model_id",
-                    (model_name, alias, model_id),
-                )
-            self._audit(
-                conn,
-                model_name,
-                new_version or old_version or "",
-                f"alias:{alias}",
-                old_version,
-                new_version,
-                actor,
-                reason,
-                previous if model_id is None else model_id,
-            )
-        return previous
-
-    def restore_alias(self, model_name: str, alias: str, model_id: int) -> None:
-        """Point ``alias`` at ``model_id`` without recording an audit event."""
-        with self._write() as conn:
-            found = conn.execute(
-                "SELECT 1 FROM models WHERE id = ? AND model_name = ?", (model_id, model_name)
-            ).fetchone()
-            if found is None:
-                raise StoreError(f"version id {model_id} of {model_name!r} does not exist")
-            conn.execute(
-                "INSERT INTO aliases (model_name, alias, model_id) VALUES (?, ?, ?) "
-                "ON CONFLICT (model_name, alias) DO UPDATE SET model_id = excluded.model_id",
-                (model_name, alias, model_id),
-            )
 
     def check(self) -> list[str]:
         """Problems SQLite finds in the database file (``PRAGMA quick_check``): damaged

@@ -27,7 +27,9 @@ from modelshelf.errors import (
     NotFoundError,
     PluginError,
     PluginLoadError,
+    PredictionError,
     RetiredVersionError,
+    SchemaError,
     SerializationError,
     StoreError,
     UnknownMetricWarning,
@@ -42,12 +44,14 @@ from modelshelf.protocols import Provider
 from modelshelf.query import Query, Ranking, RankTerm
 from modelshelf.references import Reference, parse_reference
 from modelshelf.registry import LoadedModel, ModelRegistry, VerifyReport
+from modelshelf.signatures import ColumnSpec, Schema, Signature, TensorSpec, infer_signature
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AmbiguousVersionError",
     "ArtifactRef",
+    "ColumnSpec",
     "ConfigError",
     "CorruptMetadataError",
     "DeserializationError",
@@ -70,15 +74,20 @@ __all__ = [
     "NotFoundError",
     "PluginError",
     "PluginLoadError",
+    "PredictionError",
     "Provider",
     "Query",
     "RankTerm",
     "Ranking",
     "Reference",
     "RetiredVersionError",
+    "Schema",
+    "SchemaError",
     "SerializationError",
+    "Signature",
     "Stage",
     "StoreError",
+    "TensorSpec",
     "TrainingInfo",
     "UnknownMetricWarning",
     "UnknownPluginError",
@@ -87,6 +96,7 @@ __all__ = [
     "VerifyReport",
     "VetoError",
     "hookimpl",
+    "infer_signature",
     "list_plugins",
     "parse_reference",
 ]

@@ -30,6 +30,7 @@ from modelshelf.selectors import (
     parse_model_id,
     parse_version,
 )
+from modelshelf.transitions import move_alias, move_stage
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -74,25 +75,35 @@ def _move_stage(
     archive_existing: bool = True,
 ) -> ModelMetadata:
     """The one path every stage change takes: a promotion, a rollback, a
-    save or an import straight into a stage. Gates judge it, the store
-    moves it, archives the name's other Production version and records
-    the audit event (``action``, with the version's id) in one locked
-    transaction, and the after-hooks hear of every change."""
+    save or an import straight into a stage. Gates judge it;
+    :mod:`modelshelf.transitions` decides what moves (the name's other
+    Production version is archived) and the audit events (``action``, with
+    the version's id), which the store applies in one locked transaction;
+    and the after-hooks hear of every change."""
     _check_reason(reason)
     self.plugins.before_stage_transition(
         registry=self, metadata=current, from_stage=current.stage, to_stage=target_stage
     )
-    changed = self.store.set_stage(
-        current.model_id,
-        target_stage,
-        archive_others=archive_existing,
-        actor=self.user,
-        reason=reason,
-        action=action,
-    )
-    if not changed:
+    try:
+        moved = move_stage(
+            self.store,
+            current.model_name,
+            current.model_id,
+            target_stage,
+            archive_others=archive_existing,
+            actor=self.user,
+            reason=reason,
+            action=action,
+        )
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(f"{current.reference} was deleted meanwhile") from exc
+    rows = [(change, self.store.get(change.model_id)) for change in moved.stages]
+    self._sidecars(*(row for _, row in rows))
+    # Hooks and the caller hear of the versions as this change left them, even
+    # if another writer has moved one since it committed.
+    changed = [evolve(row, stage=change.stage) for change, row in rows if row is not None]
+    if not changed or changed[0].model_id != current.model_id:
         raise ModelNotFoundError(f"{current.reference} was deleted meanwhile")
-    self._sidecars(*changed)
     self.plugins.after_stage_transition(
         registry=self, metadata=changed[0], from_stage=current.stage, to_stage=target_stage
     )
@@ -168,8 +179,8 @@ def set_alias(
     check_alias(alias)
     _check_reason(reason)
     metadata = self.get_metadata(reference)
-    previous = self.store.set_alias(
-        metadata.model_name, alias, metadata.model_id, actor=self.user, reason=reason
+    previous = move_alias(
+        self.store, metadata.model_name, alias, metadata.model_id, actor=self.user, reason=reason
     )
     updated = self.get_metadata(metadata.model_id)
     self._sidecars(updated, None if previous is None else self.store.get(previous))
@@ -180,7 +191,7 @@ def delete_alias(self: ModelRegistry, model_name: str, alias: str, *, reason: st
     check_name("model_name", model_name)
     check_alias(alias)
     _check_reason(reason)
-    previous = self.store.set_alias(model_name, alias, None, actor=self.user, reason=reason)
+    previous = move_alias(self.store, model_name, alias, None, actor=self.user, reason=reason)
     if previous is not None:
         self._sidecars(self.store.get(previous))
     return previous is not None

@@ -105,7 +105,7 @@ def _select(self: ModelRegistry, selector: Selector) -> ModelMetadata:
         return found
     reference = selector.reference()
     if reference is not None:
-        return self.resolve(reference)
+        return resolve(self, reference)
     version = selector.version
     if version is not None:
         matches = self.store.find(Query(version=version, limit=50))

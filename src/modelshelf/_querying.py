@@ -254,10 +254,6 @@ def get_production_model(self: ModelRegistry, model_name: str) -> ModelMetadata 
     return found[0] if found else None
 
 
-def model_names(self: ModelRegistry) -> list[str]:
-    return self.store.model_names()
-
-
 def get_model_info(self: ModelRegistry, model_name: str) -> ModelInfo:
     """The description and tags of a model name (empty if never set)."""
     check_name("model_name", model_name)
@@ -276,9 +272,17 @@ def set_model_info(
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
 ) -> ModelInfo:
-    """Set the description and/or replace the tags of a model name."""
+    """Set the description and/or replace the tags of a model name.
+
+    A name with no versions is absent, as for :func:`get_model_info`:
+    ModelNotFoundError, so a typo never creates a name nobody saved.
+    """
     check_name("model_name", model_name)
-    current = self.store.get_model_info(model_name) or ModelInfo(model_name=model_name)
+    current = self.store.get_model_info(model_name)
+    if current is None:
+        if not self.store.count(Query(model_name=model_name, limit=1)):
+            raise ModelNotFoundError(f"no model named {model_name!r}")
+        current = ModelInfo(model_name=model_name)
     info = ModelInfo(
         model_name=model_name,
         description=current.description if description is None else description,

@@ -15,6 +15,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from attrs import evolve
 
+from modelshelf import _predicting
+from modelshelf._predicting import check_steps
 from modelshelf._shared import (
     _CHUNK,
     _PENDING_SHA,
@@ -45,6 +47,14 @@ from modelshelf.query import Query
 from modelshelf.selectors import (
     parse_requested_version,
 )
+from modelshelf.signatures import (
+    example_rows,
+    first_rows,
+    infer_schema,
+    infer_signature,
+    prepare_input,
+    to_signature,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -53,6 +63,7 @@ if TYPE_CHECKING:
         VersioningScheme,
     )
     from modelshelf.registry import ModelRegistry
+    from modelshelf.signatures import Schema, Signature
 
 
 def save_model(
@@ -71,6 +82,9 @@ def save_model(
     feature_names: Sequence[str] | None = None,
     artifacts: Mapping[str, Any] | None = None,
     parent_id: int | None = None,
+    signature: Signature | None = None,
+    input_example: Any = None,
+    preprocessing: Sequence[str] | None = None,
 ) -> int:
     """Store ``model`` as a new version of ``model_name`` and return its id.
 
@@ -93,6 +107,14 @@ def save_model(
         artifact_names=list(artifacts or {}),
         parent_id=parent_id,
     )
+    draft = _describe_input(
+        draft,
+        model,
+        artifacts or {},
+        signature=signature,
+        input_example=input_example,
+        preprocessing=preprocessing,
+    )
     initial_stage = draft.stage
     draft = evolve(draft, stage=Stage.NONE)
     self.plugins.before_save(registry=self, draft=draft)
@@ -101,6 +123,74 @@ def save_model(
     if initial_stage is not Stage.NONE:
         self._move_stage(metadata, initial_stage, action=STAGE_ACTION, reason="initial stage")
     return metadata.model_id
+
+
+def _describe_input(
+    draft: ModelDraft,
+    model: Any,
+    artifacts: Mapping[str, Any],
+    *,
+    signature: Signature | None,
+    input_example: Any,
+    preprocessing: Sequence[str] | None,
+) -> ModelDraft:
+    """Record what the model takes: its signature, an example and its steps.
+
+    An example infers the signature unless one is given, in which case the
+    example must fit it. With an inferred signature, the example is also run
+    through the steps and the model once, so the signature says what the
+    model gives; a model that cannot do that still saves, without outputs.
+    """
+    draft = evolve(draft, preprocessing=preprocessing, signature=to_signature(signature))
+    check_steps(draft.preprocessing, artifacts)
+    if input_example is None:
+        return _names_from_signature(draft)
+    found = draft.signature
+    if found is None:
+        found = infer_signature(input_example)
+        outputs = _infer_outputs(draft, model, artifacts, found, input_example)
+        if outputs is not None:
+            found = evolve(found, outputs=outputs)
+    else:
+        prepare_input(found.inputs, input_example)
+    draft = evolve(draft, signature=found, input_example=example_rows(input_example))
+    return _names_from_signature(draft)
+
+
+def _infer_outputs(
+    draft: ModelDraft,
+    model: Any,
+    artifacts: Mapping[str, Any],
+    signature: Signature,
+    input_example: Any,
+) -> Schema | None:
+    if not callable(getattr(model, "predict", None)):
+        return None
+    try:
+        result = _predicting.run(
+            reference=draft.model_name,
+            model=model,
+            artifacts=artifacts,
+            signature=signature,
+            steps=draft.preprocessing,
+            data=first_rows(input_example),  # what comes out, not a full predict
+            method="predict",
+        )
+        return infer_schema(result)
+    except Exception as exc:  # the outputs are a courtesy: the save goes on
+        logger.warning(
+            "%s: could not predict on the input example, so the signature has no outputs: %s",
+            draft.model_name,
+            exc,
+        )
+        return None
+
+
+def _names_from_signature(draft: ModelDraft) -> ModelDraft:
+    """A table's column names are its feature names when nothing else said."""
+    if draft.feature_names or draft.signature is None or not draft.signature.inputs.columns:
+        return draft
+    return evolve(draft, feature_names=draft.signature.inputs.names)
 
 
 def _gate_initial_stage(self: ModelRegistry, draft: ModelDraft, stage: Stage) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import frozen
 
+from modelshelf import _predicting
 from modelshelf.config import CONFIG_FILE
 from modelshelf.errors import (
     InvalidInputError,
@@ -84,6 +85,39 @@ class LoadedModel:
     def __iter__(self) -> Iterator[Any]:
         """Unpack as ``model, artifacts, metadata = registry.load(...)``."""
         return iter((self.model, self.artifacts, self.metadata))
+
+    def predict(self, X: Any) -> Any:
+        """The model's predictions for ``X``, exactly as the version was saved to predict.
+
+        ``X`` (a pandas DataFrame, a numpy array, or a list of records or
+        rows) is checked against the signature, its columns put in the
+        signature's order, then every preprocessing step's ``transform``
+        runs in order before the model's ``predict``.
+
+        :raises SchemaError: ``X`` does not match the signature; the error names the column.
+        :raises PredictionError: a step or the model refused the input.
+        """
+        return self._run(X, "predict")
+
+    def predict_proba(self, X: Any) -> Any:
+        """Class probabilities for ``X``, through the same checks and steps as :meth:`predict`.
+
+        :raises PredictionError: the model has no ``predict_proba`` (a
+            regressor, say), or it refused the input.
+        :raises SchemaError: ``X`` does not match the signature.
+        """
+        return self._run(X, "predict_proba")
+
+    def _run(self, X: Any, method: str) -> Any:
+        return _predicting.run(
+            reference=self.metadata.reference,
+            model=self.model,
+            artifacts=self.artifacts,
+            signature=self.metadata.signature,
+            steps=self.metadata.preprocessing,
+            data=X,
+            method=method,
+        )
 
 
 #: Findings that mean something recorded is damaged or lost (``verify().ok`` is False).

@@ -149,6 +149,47 @@ class SerializationError(InvalidInputError):
         self.serializer = serializer
 
 
+class SchemaError(InvalidInputError):
+    """Input does not match the version's signature; nothing was predicted.
+
+    ``problem`` says how (``missing``, ``extra``, ``dtype``, ``shape`` or
+    ``type``), ``column`` names the first offending column (None for an
+    array, which has no column names) and ``columns`` every one of them;
+    ``expected`` and ``actual`` give both sides as text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problem: str,
+        column: str | None = None,
+        columns: Iterable[str] = (),
+        expected: str = "",
+        actual: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.column = column
+        self.columns = tuple(columns) or ((column,) if column is not None else ())
+        self.expected = expected
+        self.actual = actual
+
+
+class PredictionError(InvalidInputError):
+    """A loaded version could not predict: the model has no such method (a
+    regressor asked for ``predict_proba``), or it or a preprocessing step
+    refused the input. ``step`` names which (``"model"`` or the step's
+    artifact name) and ``method`` the method called.
+    """
+
+    def __init__(self, reference: str, step: str, method: str, message: str) -> None:
+        super().__init__(f"{reference}: {message}")
+        self.reference = reference
+        self.step = step
+        self.method = method
+
+
 class NotFoundError(ModelShelfError, LookupError):
     """A lookup that must succeed found nothing."""
 
@@ -316,7 +357,9 @@ __all__ = [
     "NotFoundError",
     "PluginError",
     "PluginLoadError",
+    "PredictionError",
     "RetiredVersionError",
+    "SchemaError",
     "SerializationError",
     "StoreError",
     "UnknownMetricWarning",

@@ -4,53 +4,71 @@ Everything here is frozen and validated on construction, so a
 :class:`ModelMetadata` that exists is one every store can persist and every
 reader can trust. Normalisation (int metrics become floats, sequences become
 tuples, datetimes become UTC) happens in converters; rules live in the
-``_check_*`` functions and raise :class:`~modelshelf.InvalidMetadataError`
-naming the field and the rule.
+``check_*`` functions of ``_checks`` and raise
+:class:`~modelshelf.InvalidMetadataError` naming the field and the rule. The
+checks are importable from here as before.
 """
 
 from __future__ import annotations
 
+import json
 import math
-import numbers
-import re
-from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from attrs import asdict, field, frozen
 
+# Names of the parts, importable from here as before.
+from modelshelf._checks import _PLAIN_KEY as _PLAIN_KEY
+from modelshelf._checks import ALIAS_PATTERN as ALIAS_PATTERN
+from modelshelf._checks import INT64_MAX as INT64_MAX
+from modelshelf._checks import INT64_MIN as INT64_MIN
+from modelshelf._checks import KEY_SUFFIX_PATTERN as KEY_SUFFIX_PATTERN
+from modelshelf._checks import MAX_JSON_DEPTH as MAX_JSON_DEPTH
+from modelshelf._checks import MAX_NAME_LENGTH as MAX_NAME_LENGTH
+from modelshelf._checks import METRIC_NAME_PATTERN as METRIC_NAME_PATTERN
+from modelshelf._checks import NAME_PATTERN as NAME_PATTERN
+from modelshelf._checks import SHA256_PATTERN as SHA256_PATTERN
+from modelshelf._checks import JSONValue as JSONValue
+from modelshelf._checks import (
+    _key_validator,
+    _name_validator,
+    _now,
+    _optional_positive_id,
+    _positive_id,
+    _sha256_validator,
+    _size_validator,
+    _to_aliases,
+    _to_class_distribution,
+    _to_dataset,
+    _to_description,
+    _to_extra,
+    _to_feature_names,
+    _to_is_ensemble,
+    _to_json,
+    _to_metrics,
+    _to_model_type,
+    _to_n_samples,
+    _to_quality,
+    _version_validator,
+)
+from modelshelf._checks import _to_hyperparameters as _to_hyperparameters
+from modelshelf._checks import _to_tags as _to_tags
+from modelshelf._checks import _to_utc as _to_utc
+from modelshelf._checks import check_alias as check_alias
+from modelshelf._checks import check_artifact_key as check_artifact_key
+from modelshelf._checks import check_int as check_int
+from modelshelf._checks import check_key_suffix as check_key_suffix
+from modelshelf._checks import check_metric_name as check_metric_name
+from modelshelf._checks import check_metric_value as check_metric_value
+from modelshelf._checks import check_model_id as check_model_id
+from modelshelf._checks import check_name as check_name
+from modelshelf._checks import check_text as check_text
+from modelshelf._checks import check_unicode as check_unicode
 from modelshelf.errors import InvalidMetadataError, UnknownStageError
-
-#: Longest model name, alias, tag key or model type we accept.
-MAX_NAME_LENGTH = 255
-#: Names are kept to characters that are safe in a path, a URL, a reference
-#: string and a shell, so a name can never address anything but itself.
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-#: Metric names go into queries as bound values, never as SQL text; the
-#: pattern still keeps them readable and rejects anything that looks like code.
-METRIC_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/]{0,127}")
-ALIAS_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
-SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
-#: Integers anywhere in metadata (ids, counts, sizes, JSON values) fit in a
-#: signed 64-bit integer: the range SQLite, PostgreSQL's BIGINT and every
-#: JSON reader that maps numbers to int64 can hold.
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
-#: Nested JSON values (hyperparameters, training_info.extra) go this deep at
-#: most; deeper (or self-referencing) values are refused instead of
-#: exhausting Python's recursion limit in every reader.
-MAX_JSON_DEPTH = 100
-#: What a stored file's key may end with: a dot and a few letters or digits
-#: (``.joblib``, ``.pkl``, ``.skops``), or up to three of them (``.pkl.gz``).
-#: An export names files after it, so it can never carry a separator or
-#: anything a shell treats specially.
-KEY_SUFFIX_PATTERN = re.compile(r"(?:\.[A-Za-z0-9]{1,16}){1,3}")
-#: Keys as the registry writes them (``name/<hex>.joblib``) pass with one
-#: match; anything else takes the part-by-part check, which says what is wrong.
-_PLAIN_KEY = re.compile(r"(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)*[A-Za-z0-9_-]+(?:\.[A-Za-z0-9]{1,16})?")
-
-JSONValue = Any
+from modelshelf.signatures import MAX_EXAMPLE_BYTES, Signature, to_signature
 
 
 class Stage(str, Enum):
@@ -81,428 +99,8 @@ class Stage(str, Enum):
 _STAGES_BY_VALUE = {stage.value: stage for stage in Stage}
 
 
-def check_unicode(field_name: str, value: str) -> str:
-    """Refuse a lone surrogate: it is not Unicode text, so UTF-8 cannot encode it.
-
-    SQLite and PostgreSQL reject such strings when they are written and a
-    JSON file would hold an escape no other reader accepts, so the rule is
-    one for every store: text is refused at the metadata boundary.
-    """
-    if value.isascii():
-        return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidMetadataError(
-            field_name,
-            f"contains a lone surrogate {value[exc.start]!r} at position {exc.start}; "
-            "text must be valid Unicode",
-        ) from None
-    return value
-
-
-def check_int(field_name: str, value: object, *, minimum: int = INT64_MIN) -> int:
-    """An integer (never a bool) in ``minimum`` .. :data:`INT64_MAX`."""
-    if type(value) is int and minimum <= value <= INT64_MAX:
-        return value  # the common case, without the numbers.Integral ABC check
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InvalidMetadataError(
-            field_name, f"must be an integer, got {type(value).__name__} {value!r}"
-        )
-    number = int(value)
-    if not minimum <= number <= INT64_MAX:
-        shown = str(number) if abs(number) < 10**30 else f"an integer of {len(str(number))} digits"
-        raise InvalidMetadataError(
-            field_name, f"{shown} is out of range: it must be between {minimum} and {INT64_MAX}"
-        )
-    return number
-
-
-def check_model_id(value: object, field_name: str = "model_id") -> int:
-    """A model id: an int from 1 to 2**63 - 1, never a bool.
-
-    ``True == 1`` in Python, so without this check ``delete_model(True)``
-    would delete id 1; and ids past 2**63 - 1 cannot exist in any store.
-    """
-    if type(value) is int and 1 <= value <= INT64_MAX:
-        return value  # the common case
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidMetadataError(
-            field_name, f"must be a positive integer, got {type(value).__name__} {value!r}"
-        )
-    return check_int(field_name, value, minimum=1)
-
-
-def check_name(field_name: str, value: object) -> str:
-    """Validate a model name (or anything used as one) and say which rule it broke."""
-    # Fast path for a valid name (every stored row is re-validated on read):
-    # the pattern already excludes separators, NUL and control characters.
-    if (
-        type(value) is str
-        and len(value) <= MAX_NAME_LENGTH
-        and ".." not in value
-        and NAME_PATTERN.fullmatch(value)
-    ):
-        return value
-    if not isinstance(value, str):
-        raise InvalidMetadataError(field_name, f"must be a string, got {type(value).__name__}")
-    if not value:
-        raise InvalidMetadataError(field_name, "must not be empty")
-    if len(value) > MAX_NAME_LENGTH:
-        raise InvalidMetadataError(
-            field_name, f"is {len(value)} characters long; the limit is {MAX_NAME_LENGTH}"
-        )
-    for forbidden, label in (("/", "'/'"), ("\\", "'\\'"), ("\x00", "NUL"), ("..", "'..'")):
-        if forbidden in value:
-            raise InvalidMetadataError(field_name, f"{value!r} must not contain {label}")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise InvalidMetadataError(field_name, f"{value!r} must not contain control characters")
-    if not NAME_PATTERN.fullmatch(value):
-        raise InvalidMetadataError(
-            field_name,
-            f"{value!r} may use only letters, digits, '.', '_' and '-', "
-            "and must start with a letter or digit",
-        )
-    return value
-
-
-def check_key_suffix(field_name: str, value: object) -> str:
-    """Validate a file extension (``""`` for none) that keys and exported names end with."""
-    if value == "":
-        return ""
-    if not isinstance(value, str) or not KEY_SUFFIX_PATTERN.fullmatch(value):
-        raise InvalidMetadataError(
-            field_name,
-            f"file extension {value!r} must be a dot and 1 to 16 letters or digits, "
-            "at most three times (e.g. '.joblib', '.pkl.gz')",
-        )
-    return value
-
-
-def check_artifact_key(field_name: str, value: object) -> str:
-    """Validate a storage key: a relative POSIX path that stays where it is put.
-
-    Every part is a plain name (no ``..``, ``.``, empty part, backslash or
-    control character) and the last part's extension, if any, passes
-    :func:`check_key_suffix`, because exports and imports reuse it in file names.
-    """
-    # Every stored row is re-validated on read: the common key is one match.
-    if type(value) is str and len(value) <= 1024 and _PLAIN_KEY.fullmatch(value):
-        return value
-    if not isinstance(value, str):
-        raise InvalidMetadataError(field_name, f"must be a string, got {type(value).__name__}")
-    if (
-        not value
-        or len(value) > 1024
-        or value.startswith("/")
-        or "\\" in value
-        or any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
-        or any(part in ("", ".", "..") for part in value.split("/"))
-    ):
-        raise InvalidMetadataError(
-            field_name,
-            f"{value!r} is not a safe relative key (absolute, '..', '.', empty part, "
-            "backslash or control character)",
-        )
-    last = value.rsplit("/", 1)[-1]
-    stem, dot, extension = last.rpartition(".")
-    if dot and stem:
-        check_key_suffix(field_name, f".{extension}")
-    return value
-
-
-def check_metric_name(value: object) -> str:
-    if not isinstance(value, str) or not METRIC_NAME_PATTERN.fullmatch(value):
-        raise InvalidMetadataError(
-            "metrics",
-            f"metric name {value!r} must match {METRIC_NAME_PATTERN.pattern} "
-            "(a letter or '_', then letters, digits, '_', '.', '-', '/'; at most 128)",
-        )
-    return value
-
-
-def check_metric_value(name: str, value: object) -> float:
-    if type(value) is float and math.isfinite(value):
-        return value  # the common case, without the numbers.Real ABC check
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidMetadataError(
-            "metrics", f"{name}: must be a real number, got {type(value).__name__} {value!r}"
-        )
-    try:
-        number = float(value)
-    except OverflowError:
-        raise InvalidMetadataError(
-            "metrics", f"{name}: is too large for a float (at most about 1.8e308)"
-        ) from None
-    if not math.isfinite(number):
-        raise InvalidMetadataError("metrics", f"{name}: must be finite, got {number!r}")
-    return number
-
-
-def _to_metrics(value: object) -> dict[str, float]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidMetadataError("metrics", f"must be a mapping, got {type(value).__name__}")
-    return {check_metric_name(k): check_metric_value(k, v) for k, v in value.items()}
-
-
-def _to_json(path: str, value: object, depth: int = 0, on_path: set[int] | None = None) -> Any:
-    """Copy ``value`` into plain JSON types, or say where it cannot be held.
-
-    ``on_path`` holds the containers on the way down, so a value that
-    contains itself is named as such instead of recursing until Python
-    gives up.
-    """
-    kind = type(value)
-    if kind is bool or value is None:
-        return value
-    if kind is str:
-        text: str = value  # type: ignore[assignment]
-        return text if text.isascii() else check_unicode(path, text)
-    if kind is int:
-        return value if INT64_MIN <= value <= INT64_MAX else check_int(path, value)  # type: ignore[operator]
-    if kind is float and math.isfinite(value):  # type: ignore[arg-type]
-        return value
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, str):
-        return check_unicode(path, str(value))
-    # Containers before numbers: a dict is then never put through the
-    # numbers ABCs, whose isinstance checks are slow.
-    if kind is dict or isinstance(value, (Mapping, list, tuple)):
-        on_path = set() if on_path is None else on_path
-        if id(value) in on_path:
-            raise InvalidMetadataError(path, "contains itself; JSON values cannot be circular")
-        if depth >= MAX_JSON_DEPTH:
-            raise InvalidMetadataError(
-                path, f"is nested more than {MAX_JSON_DEPTH} levels deep; flatten it"
-            )
-        on_path.add(id(value))
-        if isinstance(value, (list, tuple)):
-            items = [
-                _to_json(f"{path}[{i}]", item, depth + 1, on_path) for i, item in enumerate(value)
-            ]
-            on_path.discard(id(value))
-            return items
-        out: dict[str, JSONValue] = {}
-        for key, item in value.items():  # type: ignore[attr-defined]
-            if type(key) is not str:
-                if not isinstance(key, str):
-                    raise InvalidMetadataError(path, f"key {key!r} must be a string for JSON")
-                key = str(key)
-            if not key.isascii():
-                check_unicode(f"{path} key", key)
-            out[key] = _to_json(f"{path}.{key}", item, depth + 1, on_path)
-        on_path.discard(id(value))
-        return out
-    if isinstance(value, numbers.Integral):
-        return check_int(path, value)
-    if isinstance(value, numbers.Real):
-        try:
-            number = float(value)
-        except OverflowError:
-            raise InvalidMetadataError(
-                path, "is too large for a float (at most about 1.8e308)"
-            ) from None
-        if not math.isfinite(number):
-            raise InvalidMetadataError(path, f"{number!r} cannot be stored as JSON (not finite)")
-        return number
-    raise InvalidMetadataError(
-        path, f"a value of type {type(value).__name__} cannot be stored as JSON"
-    )
-
-
-def _to_hyperparameters(value: object) -> dict[str, JSONValue]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidMetadataError(
-            "hyperparameters", f"must be a mapping, got {type(value).__name__}"
-        )
-    result = _to_json("hyperparameters", value)
-    assert isinstance(result, dict)
-    return result
-
-
-def _to_tags(value: object) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidMetadataError("tags", f"must be a mapping, got {type(value).__name__}")
-    tags: dict[str, str] = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not METRIC_NAME_PATTERN.fullmatch(key):
-            raise InvalidMetadataError(
-                "tags", f"tag key {key!r} must match {METRIC_NAME_PATTERN.pattern}"
-            )
-        if not isinstance(item, str):
-            raise InvalidMetadataError("tags", f"{key}: value must be a string, got {item!r}")
-        tags[key] = item if item.isascii() else check_unicode(f"tags: {key}", item)
-    return tags
-
-
-def check_text(field_name: str, limit: int, value: object) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidMetadataError(field_name, f"must be a string, got {type(value).__name__}")
-    if len(value) > limit:
-        raise InvalidMetadataError(field_name, f"is longer than {limit} characters")
-    if "\x00" in value:
-        raise InvalidMetadataError(field_name, "must not contain NUL")
-    return value if value.isascii() else check_unicode(field_name, value)
-
-
-def _to_model_type(value: object) -> str:
-    return check_text("model_type", MAX_NAME_LENGTH, value)
-
-
-def _to_description(value: object) -> str:
-    return check_text("description", 100_000, value)
-
-
-def _to_dataset(value: object) -> str:
-    return check_text("training_info.dataset", 1024, value)
-
-
-def _to_extra(value: object) -> dict[str, JSONValue]:
-    result = _to_json("training_info.extra", value or {})
-    if not isinstance(result, dict):
-        raise InvalidMetadataError("training_info.extra", "must be a mapping")
-    return result
-
-
-def _to_utc(value: object) -> datetime:
-    if not isinstance(value, datetime):
-        raise InvalidMetadataError("created_at", f"must be a datetime, got {value!r}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidMetadataError("created_at", "must be timezone-aware (UTC)")
-    return value.astimezone(timezone.utc)
-
-
-def _to_aliases(value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
-        raise InvalidMetadataError("aliases", "must be a sequence of strings")
-    names = tuple(sorted(value)) if isinstance(value, (set, frozenset)) else tuple(value)
-    for name in names:
-        if not isinstance(name, str) or not ALIAS_PATTERN.fullmatch(name):
-            raise InvalidMetadataError("aliases", f"{name!r} must match {ALIAS_PATTERN.pattern}")
-    return names
-
-
-def _to_feature_names(value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        raise InvalidMetadataError("feature_names", "must be a sequence of strings, not a string")
-    if not isinstance(value, Iterable):
-        raise InvalidMetadataError("feature_names", "must be a sequence of strings")
-    try:
-        names = tuple(value)
-    except TypeError as exc:
-        raise InvalidMetadataError("feature_names", "must be a sequence of strings") from exc
-    for name in names:
-        if type(name) is not str and not isinstance(name, str):
-            raise InvalidMetadataError("feature_names", f"{name!r} is not a string")
-        if not name.isascii():
-            check_unicode("feature_names", name)
-    return names
-
-
-def _name_validator(instance: object, attribute: Any, value: Any) -> None:
-    check_name(attribute.name, value)
-
-
-def _key_validator(instance: object, attribute: Any, value: Any) -> None:
-    check_artifact_key(attribute.name, value)
-
-
-def _positive_id(instance: object, attribute: Any, value: Any) -> None:
-    check_model_id(value, attribute.name)
-
-
-def _optional_positive_id(instance: object, attribute: Any, value: Any) -> None:
-    if value is not None:
-        _positive_id(instance, attribute, value)
-
-
-def _version_validator(instance: object, attribute: Any, value: Any) -> None:
-    if not isinstance(value, str) or not value or len(value) > 64:
-        raise InvalidMetadataError(
-            "version", f"must be a non-empty string of at most 64, got {value!r}"
-        )
-    if not NAME_PATTERN.fullmatch(value.replace("+", "")):
-        raise InvalidMetadataError("version", f"{value!r} has characters a version cannot hold")
-
-
-def _sha256_validator(instance: object, attribute: Any, value: Any) -> None:
-    if not isinstance(value, str) or not SHA256_PATTERN.fullmatch(value):
-        raise InvalidMetadataError(
-            attribute.name, f"must be 64 lowercase hex digits, got {value!r}"
-        )
-
-
-def _size_validator(instance: object, attribute: Any, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidMetadataError(attribute.name, f"must be an integer >= 0, got {value!r}")
-    check_int(attribute.name, value, minimum=0)
-
-
 def _stage_converter(value: object) -> Stage:
     return Stage.parse(value)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _to_n_samples(value: object) -> int | None:
-    if value is None or (type(value) is int and 0 <= value <= INT64_MAX):
-        return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
-        raise InvalidMetadataError("training_info.n_samples", f"must be an int >= 0, got {value!r}")
-    return check_int("training_info.n_samples", value, minimum=0)
-
-
-def _to_class_distribution(value: object) -> dict[str, int]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidMetadataError(
-            "training_info.class_distribution",
-            f"must be a mapping of class label to count, got {type(value).__name__}",
-        )
-    counts: dict[str, int] = {}
-    for key, count in value.items():
-        if not isinstance(key, str) or isinstance(count, bool) or not isinstance(count, int):
-            raise InvalidMetadataError(
-                "training_info.class_distribution", f"{key!r}: {count!r} must map str to int"
-            )
-        check_unicode("training_info.class_distribution", key)
-        counts[key] = check_int(f"training_info.class_distribution.{key}", count, minimum=0)
-    return counts
-
-
-def _to_quality(value: object) -> float | None:
-    if value is None:
-        return None
-    return check_metric_value("training_info.data_quality_score", value)
-
-
-def _to_is_ensemble(value: object) -> bool:
-    """Only a real boolean: ``bool("no")`` is True, which would earn a model
-    the composite policy's ensemble bonus for saying it is not one."""
-    if type(value) is bool:
-        return value
-    if type(value).__name__ == "bool_" and type(value).__module__ == "numpy":
-        return bool(value)  # numpy.bool_, e.g. from a computed flag
-    raise InvalidMetadataError(
-        "training_info.is_ensemble",
-        f"must be True or False, got {type(value).__name__} {value!r}",
-    )
 
 
 @frozen(kw_only=True)
@@ -578,6 +176,84 @@ def _to_artifacts(value: object) -> dict[str, ArtifactRef]:
     return artifacts
 
 
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain_json_size(value: object, depth: int = 0) -> int:
+    """About how many bytes ``value`` takes as JSON, or -1 if it is not plainly JSON.
+
+    Every stored record is checked again when read, and the example is the
+    largest field; this walks it without building the paths the full check
+    (:func:`_to_json`) names in its errors.
+    """
+    kind = type(value)
+    if kind is str:
+        text: str = value  # type: ignore[assignment]
+        return len(text) + 2 if text.isascii() else -1
+    if kind is float:
+        return 24 if math.isfinite(value) else -1  # type: ignore[arg-type]
+    if kind is int:
+        return 20 if INT64_MIN <= value <= INT64_MAX else -1  # type: ignore[operator]
+    if kind is bool or value is None:
+        return 5
+    if depth >= MAX_JSON_DEPTH:
+        return -1
+    total = 2
+    if kind is list:  # a tuple takes the full check, which makes it a list
+        for item in value:  # type: ignore[attr-defined]
+            size = _plain_json_size(item, depth + 1)
+            if size < 0:
+                return -1
+            total += size + 1
+        return total
+    if kind is dict:
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str or not key.isascii():
+                return -1
+            size = _plain_json_size(item, depth + 1)
+            if size < 0:
+                return -1
+            total += len(key) + size + 4
+        return total
+    return -1
+
+
+def _to_input_example(value: object) -> list[JSONValue] | None:
+    """A few rows of input as JSON (records or nested lists), kept small."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise InvalidMetadataError(
+            "input_example", f"must be a list of rows, got {type(value).__name__}"
+        )
+    size = _plain_json_size(value)
+    if size < 0:  # not plain JSON: the full check says where and why
+        rows = _to_json("input_example", value)
+        assert isinstance(rows, list)
+    else:
+        rows = list(value)
+    if size * 2 > MAX_EXAMPLE_BYTES and len(json.dumps(rows)) > MAX_EXAMPLE_BYTES:
+        raise InvalidMetadataError(
+            "input_example", f"takes more than {MAX_EXAMPLE_BYTES} bytes as JSON; keep a few rows"
+        )
+    return rows
+
+
+def _to_preprocessing(value: object) -> tuple[str, ...]:
+    """Names of auxiliary artifacts applied in order before the model predicts."""
+    if value is None or value == () or value == []:
+        return ()
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise InvalidMetadataError(
+            "preprocessing", "must be a list of artifact names, in the order they apply"
+        )
+    steps = tuple(check_name("preprocessing", step) for step in value)
+    twice = sorted({step for step in steps if steps.count(step) > 1})
+    if twice:
+        raise InvalidMetadataError("preprocessing", f"step {twice[0]!r} is listed twice")
+    return steps
+
+
 @frozen(kw_only=True)
 class _VersionFields:
     """Fields shared by a version before and after the store accepted it."""
@@ -596,6 +272,12 @@ class _VersionFields:
     artifacts: dict[str, ArtifactRef] = field(factory=dict, converter=_to_artifacts)
     parent_id: int | None = field(default=None, validator=_optional_positive_id)
     checkpoint: bool = False
+    #: What the model takes (and gives), checked by ``LoadedModel.predict``.
+    signature: Signature | None = field(default=None, converter=to_signature)
+    #: The first few rows of an input, as JSON: records or nested lists.
+    input_example: list[JSONValue] | None = field(default=None, converter=_to_input_example)
+    #: Auxiliary artifacts whose ``transform`` runs, in order, before the model.
+    preprocessing: tuple[str, ...] = field(default=(), converter=_to_preprocessing)
 
 
 @frozen(kw_only=True)
@@ -653,12 +335,3 @@ def draft_from_metadata(metadata: ModelMetadata, **changes: Any) -> ModelDraft:
     values["requested_version"] = values.pop("version")
     values.update(changes)
     return ModelDraft(**values)
-
-
-def check_alias(value: object) -> str:
-    if not isinstance(value, str) or not ALIAS_PATTERN.fullmatch(value):
-        raise InvalidMetadataError(
-            "alias",
-            f"{value!r} must match {ALIAS_PATTERN.pattern} (and cannot look like a version)",
-        )
-    return value

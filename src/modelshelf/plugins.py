@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from contextvars import ContextVar
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,6 +27,7 @@ from modelshelf import hookspecs
 from modelshelf.errors import ModelShelfError, PluginError, PluginLoadError, UnknownPluginError
 from modelshelf.protocols import (
     ArtifactStore,
+    LegacyMetadataStore,
     MetadataStore,
     Provider,
     ScoringPolicy,
@@ -377,6 +379,16 @@ class PluginHost:
 
 def check_provided(kind: PluginKind, obj: object, plugin_name: str) -> Any:
     """Check an object against its kind's Protocol; the error names the plugin."""
+    if kind.protocol is MetadataStore and _legacy_store(obj):
+        warnings.warn(
+            f"{plugin_name}: {type(obj).__name__} implements set_stage/set_alias, not "
+            "transition; modelshelf now decides the stage and alias rules itself and will stop "
+            "calling set_stage/set_alias in a future release (see docs/plugins.md, "
+            "'A metadata store')",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return obj
     if not isinstance(obj, kind.protocol):
         missing = [attr for attr in _protocol_members(kind.protocol) if not hasattr(obj, attr)]
         raise PluginError(
@@ -385,6 +397,14 @@ def check_provided(kind: PluginKind, obj: object, plugin_name: str) -> Any:
             f"{', '.join(missing) or 'required members'}",
         )
     return obj
+
+
+def _legacy_store(obj: object) -> bool:
+    """A metadata store written before ``transition``: every other member, and
+    ``set_stage``/``set_alias`` instead."""
+    if hasattr(obj, "transition") or not isinstance(obj, LegacyMetadataStore):
+        return False
+    return all(hasattr(obj, m) for m in _protocol_members(MetadataStore) if m != "transition")
 
 
 def _protocol_members(protocol: type) -> Iterable[str]:

@@ -8,16 +8,18 @@ and the conformance suites in :mod:`modelshelf.testing` check behaviour.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from attrs import field, frozen
 
+from modelshelf.metadata import Stage
+
 if TYPE_CHECKING:
     from modelshelf.config import Settings
-    from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata, Stage
+    from modelshelf.metadata import ModelDraft, ModelInfo, ModelMetadata
     from modelshelf.query import Query, Ranking
 
 T = TypeVar("T")
@@ -178,6 +180,108 @@ class AuditEvent:
     model_id: int | None = None
 
 
+def _versions(value: Mapping[int, VersionState]) -> dict[int, VersionState]:
+    return dict(value)
+
+
+def _targets(value: Mapping[str, int]) -> dict[str, int]:
+    return dict(value)
+
+
+@frozen(kw_only=True)
+class VersionState:
+    """What a stage or alias decision needs to know of one version."""
+
+    model_id: int
+    version: str
+    stage: Stage
+
+
+@frozen(kw_only=True)
+class NameState:
+    """The part of one model name a :meth:`MetadataStore.transition` plan decides on.
+
+    Read by the store under its per-name lock, in the transaction that
+    applies the plan's :class:`Changes`, so nothing moves in between.
+    """
+
+    model_name: str
+    #: By id: the versions asked for (``model_ids``) that exist under this
+    #: name, every version of the name in Production, and every version an
+    #: alias in :attr:`aliases` points at.
+    versions: dict[int, VersionState] = field(factory=dict, converter=_versions)
+    #: The current target id of each alias asked for that is set; an alias
+    #: that is not set is absent.
+    aliases: dict[str, int] = field(factory=dict, converter=_targets)
+
+
+@frozen(kw_only=True)
+class StageChange:
+    """Put version ``model_id`` in ``stage``."""
+
+    model_id: int
+    stage: Stage
+
+
+@frozen(kw_only=True)
+class AliasChange:
+    """Point ``alias`` at version ``model_id``, or remove it when ``model_id`` is None."""
+
+    alias: str
+    model_id: int | None
+
+
+def _stage_changes(value: Iterable[StageChange]) -> tuple[StageChange, ...]:
+    return tuple(value)
+
+
+def _alias_changes(value: Iterable[AliasChange]) -> tuple[AliasChange, ...]:
+    return tuple(value)
+
+
+def _events(value: Iterable[AuditEvent]) -> tuple[AuditEvent, ...]:
+    return tuple(value)
+
+
+@frozen(kw_only=True)
+class Changes:
+    """What a plan decided: the store applies all of it in one transaction, or none.
+
+    ``stages`` lists the version asked for first, then the versions it
+    displaced (by id); ``events`` are appended to the audit log as given,
+    in order, their times included.
+    """
+
+    stages: tuple[StageChange, ...] = field(default=(), converter=_stage_changes)
+    aliases: tuple[AliasChange, ...] = field(default=(), converter=_alias_changes)
+    events: tuple[AuditEvent, ...] = field(default=(), converter=_events)
+
+
+@runtime_checkable
+class LegacyMetadataStore(Protocol):
+    """A metadata store written for modelshelf before :meth:`MetadataStore.transition`.
+
+    Such a store decided the stage and alias rules itself, in ``set_stage``
+    and ``set_alias``. The registry still uses one, with a
+    ``DeprecationWarning`` when it is opened; see docs/plugins.md.
+    """
+
+    def set_stage(
+        self,
+        model_id: int,
+        stage: Stage,
+        *,
+        archive_others: bool,
+        actor: str,
+        reason: str,
+        action: str = STAGE_ACTION,
+    ) -> list[ModelMetadata]: ...
+
+    def set_alias(
+        self, model_name: str, alias: str, model_id: int | None, *, actor: str, reason: str
+    ) -> int | None: ...
+
+
 @runtime_checkable
 class MetadataStore(Protocol):
     """Records versions and answers queries about them.
@@ -213,29 +317,28 @@ class MetadataStore(Protocol):
 
     def delete(self, model_id: int) -> ModelMetadata | None: ...
 
-    def set_stage(
+    def transition(
         self,
-        model_id: int,
-        stage: Stage,
+        model_name: str,
+        plan: Callable[[NameState], Changes],
         *,
-        archive_others: bool,
-        actor: str,
-        reason: str,
-        action: str = STAGE_ACTION,
-    ) -> list[ModelMetadata]:
-        """Move a version to ``stage``; with ``archive_others`` and Production,
-        archive the name's other Production versions in the same transaction.
-        Records one :class:`AuditEvent` per changed version in that
-        transaction: ``action`` for the target, :data:`STAGE_ACTION` for each
-        archived one, each with its ``model_id``. Returns the changed
-        versions, the target first; [] if it does not exist.
-        """
-        ...
+        model_ids: Sequence[int] = (),
+        aliases: Sequence[str] = (),
+    ) -> Changes:
+        """Change stages and aliases of ``model_name`` as ``plan`` decides, atomically.
 
-    def set_alias(
-        self, model_name: str, alias: str, model_id: int | None, *, actor: str, reason: str
-    ) -> int | None:
-        """Point ``alias`` at ``model_id`` (None removes it); return the previous target."""
+        Under the store's per-name lock and in one transaction: read the
+        name's :class:`NameState` (the versions of ``model_ids`` that belong
+        to the name, every version of the name in Production, and the
+        current target of each alias in ``aliases``, with its version),
+        call ``plan`` with it (a store that retries its transaction calls it
+        again with the state read anew: plans are pure), then apply the :class:`Changes` it
+        returns (set each stage, point or remove each alias, append each
+        audit event verbatim) and return them. If ``plan`` raises, nothing
+        is written and the exception propagates unchanged. The rules (who is
+        archived, what is recorded) are the core's; the store only reads,
+        locks and writes.
+        """
         ...
 
     def update(
@@ -301,13 +404,19 @@ __all__ = [
     "ROLLBACK_ACTION",
     "STAGE_ACTION",
     "STAGE_ACTIONS",
+    "AliasChange",
     "ArtifactStore",
     "AuditEvent",
+    "Changes",
+    "LegacyMetadataStore",
     "MetadataStore",
+    "NameState",
     "Provider",
     "RegistryView",
     "ScoringPolicy",
     "Serializer",
+    "StageChange",
     "StoredFile",
+    "VersionState",
     "VersioningScheme",
 ]

@@ -28,6 +28,7 @@ from modelshelf.manifest import iter_sidecars, read_sidecar, write_sidecar
 from modelshelf.metadata import ModelMetadata, draft_from_metadata
 from modelshelf.query import Query
 from modelshelf.registry import _CHECKPOINTS, ModelRegistry, VerifyReport, _location
+from modelshelf.transitions import move_alias
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -218,7 +219,8 @@ def recover(storage_path: str | os.PathLike[str], **options: Any) -> RecoveryRep
             added = registry.store.add(draft, scheme)
             new_ids[metadata.model_id] = added.model_id
             for alias in metadata.aliases:
-                registry.store.set_alias(
+                move_alias(
+                    registry.store,
                     added.model_name,
                     alias,
                     added.model_id,

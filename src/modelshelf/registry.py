@@ -9,67 +9,41 @@ backend logic of its own.
 The class is a facade: each public method keeps its signature and docstring
 here, for users and the API reference, and hands the work to the module that
 does that one job (``_opening``, ``_saving``, ``_loading``, ``_querying``,
-``_lifecycle``, ``_housekeeping``). ``LoadedModel``, ``VerifyReport`` and
-``Finding`` live in ``_shared`` and are importable from here as before.
+``_lifecycle``, ``_housekeeping``); the private steps those modules call on
+the registry are bound here as one-line aliases of their functions.
+``LoadedModel``, ``VerifyReport`` and ``Finding`` live in ``_shared`` and are
+importable from here as before.
+
+Why this module is longer than the others (about 690 lines) and stays one:
+it is one class, the public API, and nothing else. Its length is the
+constructor (which must choose and check every plugin in a fixed order) and
+about forty short methods, each a signature, the docstring the API reference
+renders, and one delegation; there is no logic here to split. Cutting the
+class into mixins would scatter the one page where a reader sees every
+method and the rule they all follow for things that are not there
+(docs/decisions.md), and spread ``ModelRegistry``'s attributes over classes
+mypy checks separately.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelshelf import _housekeeping, _lifecycle, _loading, _opening, _querying, _saving
-from modelshelf._shared import (
-    _CHECKPOINTS as _CHECKPOINTS,
-)
-from modelshelf._shared import (
-    _CHUNK as _CHUNK,
-)
-from modelshelf._shared import (
-    _MAX_AGE_DAYS as _MAX_AGE_DAYS,
-)
-from modelshelf._shared import (
-    _PENDING_SHA as _PENDING_SHA,
-)
-from modelshelf._shared import (
-    DEFAULT_STORAGE_PATH as DEFAULT_STORAGE_PATH,
-)
-from modelshelf._shared import (
-    GC_MAX_ORPHAN_SHARE as GC_MAX_ORPHAN_SHARE,
-)
-from modelshelf._shared import (
-    IN_MEMORY_LOAD_LIMIT as IN_MEMORY_LOAD_LIMIT,
-)
-from modelshelf._shared import (
-    PROBLEM_KINDS as PROBLEM_KINDS,
-)
-from modelshelf._shared import (
-    Finding as Finding,
-)
-from modelshelf._shared import (
-    LoadedModel as LoadedModel,
-)
-from modelshelf._shared import (
-    VerifyReport as VerifyReport,
-)
-from modelshelf._shared import (
-    _actor as _actor,
-)
-from modelshelf._shared import (
-    _check_reason as _check_reason,
-)
-from modelshelf._shared import (
-    _CheckpointVersions as _CheckpointVersions,
-)
-from modelshelf._shared import (
-    _given as _given,
-)
-from modelshelf._shared import (
-    _location as _location,
-)
-from modelshelf._shared import (
-    _signing_key as _signing_key,
-)
+
+# Re-exported: other modules and users import these from here.
+from modelshelf._shared import _CHECKPOINTS as _CHECKPOINTS
+from modelshelf._shared import DEFAULT_STORAGE_PATH as DEFAULT_STORAGE_PATH
+from modelshelf._shared import GC_MAX_ORPHAN_SHARE as GC_MAX_ORPHAN_SHARE
+from modelshelf._shared import IN_MEMORY_LOAD_LIMIT as IN_MEMORY_LOAD_LIMIT
+from modelshelf._shared import PROBLEM_KINDS as PROBLEM_KINDS
+from modelshelf._shared import Finding as Finding
+from modelshelf._shared import LoadedModel as LoadedModel
+from modelshelf._shared import VerifyReport as VerifyReport
+from modelshelf._shared import _actor, _given, _signing_key
+from modelshelf._shared import _location as _location
 from modelshelf.config import Settings, load_settings
 from modelshelf.errors import (
     InvalidInputError,
@@ -84,8 +58,6 @@ from modelshelf.manifest import (
     write_sidecar,
 )
 from modelshelf.metadata import (
-    ArtifactRef,
-    ModelDraft,
     ModelInfo,
     ModelMetadata,
     Stage,
@@ -102,7 +74,7 @@ from modelshelf.plugins import (
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from modelshelf.protocols import (
         ArtifactStore,
@@ -113,6 +85,16 @@ if TYPE_CHECKING:
         VersioningScheme,
     )
     from modelshelf.references import Reference
+    from modelshelf.signatures import Signature
+
+
+def _deprecated(old: str, new: str) -> None:
+    """Warn the caller of a deprecated ``ModelRegistry`` method (see docs/decisions.md)."""
+    warnings.warn(
+        f"ModelRegistry.{old} is deprecated; use {new} instead",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 class ModelRegistry:
@@ -235,16 +217,9 @@ class ModelRegistry:
     #: Whether opening refuses a store that lost its metadata; recovery opens without.
     _check_on_open = True
 
-    def _footprint(self, name: str, url: str | None) -> list[Path] | None:
-        """The files store ``name`` keeps its metadata in here, if it says."""
-        return _opening._footprint(self, name, url)
-
-    def _open_store(self, choice: object, url: str | None, options: dict[str, Any]) -> Any:
-        return _opening._open_store(self, choice, url, options)
-
-    def _detect_versioning(self, sample: Sequence[str] | None = None) -> str | None:
-        """The scheme an unlabelled registry's versions follow (semver if several fit)."""
-        return _opening._detect_versioning(self, sample)
+    _footprint = _opening._footprint
+    _open_store = _opening._open_store
+    _detect_versioning = _opening._detect_versioning
 
     def adopt(self) -> Manifest:
         """Record this registry's plugins (and sidecars of every version) if it
@@ -265,17 +240,8 @@ class ModelRegistry:
             write_manifest(self.storage_path, self.manifest)
         return self.manifest
 
-    def _sidecars(self, *versions: ModelMetadata | None) -> None:
-        """Refresh the sidecars of versions this registry just changed.
-
-        After the change committed: a failure here must not undo it, so it is
-        logged; the next change of the version writes its sidecar again.
-        """
-        _opening._sidecars(self, *versions)
-
-    def _serializer_named(self, name: str) -> Serializer:
-        """The serializer a stored file was written with, even if not the default."""
-        return _opening._serializer_named(self, name)
+    _sidecars = _opening._sidecars
+    _serializer_named = _opening._serializer_named
 
     def close(self) -> None:
         self.store.close()
@@ -307,12 +273,22 @@ class ModelRegistry:
         feature_names: Sequence[str] | None = None,
         artifacts: Mapping[str, Any] | None = None,
         parent_id: int | None = None,
+        signature: Signature | None = None,
+        input_example: Any = None,
+        preprocessing: Sequence[str] | None = None,
     ) -> int:
         """Store ``model`` as a new version of ``model_name`` and return its id.
 
         Nothing is written unless every input is valid and every
         ``before_save`` hook agrees. The file is durable before the record
         that points at it is committed.
+
+        ``input_example`` (a DataFrame, an array, or a list of records or
+        rows) records the model's :class:`~modelshelf.Signature` (unless
+        ``signature`` gives it) and keeps its first rows; ``preprocessing``
+        names auxiliary ``artifacts`` whose ``transform`` runs, in that
+        order, before the model in :meth:`LoadedModel.predict`. See
+        docs/signatures.md.
         """
         return _saving.save_model(
             self,
@@ -329,70 +305,15 @@ class ModelRegistry:
             feature_names=feature_names,
             artifacts=artifacts,
             parent_id=parent_id,
+            signature=signature,
+            input_example=input_example,
+            preprocessing=preprocessing,
         )
 
-    def _write_and_record(
-        self,
-        draft: ModelDraft,
-        model: Any,
-        artifacts: Mapping[str, Any] | None,
-        scheme: VersioningScheme,
-    ) -> ModelMetadata:
-        """Serialize the model and its artifacts, then record the version."""
-        return _saving._write_and_record(self, draft, model, artifacts, scheme)
-
-    def _record(
-        self,
-        draft: ModelDraft,
-        scheme: VersioningScheme,
-        write_files: Callable[[list[str]], dict[str, ArtifactRef]],
-    ) -> ModelMetadata:
-        """Write every file durably, then record the version; undo the files on failure.
-
-        ``write_files`` stores the files, appending each key to the list it is
-        given as soon as it exists, and returns their refs by artifact name
-        (``""`` for the model itself; artifact names are never empty).
-        """
-        return _saving._record(self, draft, scheme, write_files)
-
-    def _draft(
-        self,
-        model: Any,
-        *,
-        model_name: str,
-        model_type: str | None,
-        metrics: Mapping[str, float] | None,
-        hyperparameters: Mapping[str, Any] | None,
-        description: str | None,
-        version: str | int | None,
-        tags: Mapping[str, str] | None,
-        stage: str | Stage | None,
-        training_info: TrainingInfo | Mapping[str, Any] | None,
-        feature_names: Sequence[str] | None,
-        artifact_names: list[str],
-        parent_id: int | None,
-    ) -> ModelDraft:
-        return _saving._draft(
-            self,
-            model,
-            model_name=model_name,
-            model_type=model_type,
-            metrics=metrics,
-            hyperparameters=hyperparameters,
-            description=description,
-            version=version,
-            tags=tags,
-            stage=stage,
-            training_info=training_info,
-            feature_names=feature_names,
-            artifact_names=artifact_names,
-            parent_id=parent_id,
-        )
-
-    def _signature(self, key: str, sha256: str, size: int) -> str | None:
-        """Binds the bytes' digest to the key they live under, so a file swapped
-        in from another version fails even if its own checksum is right."""
-        return _saving._signature(self, key, sha256, size)
+    _write_and_record = _saving._write_and_record
+    _record = _saving._record
+    _draft = _saving._draft
+    _signature = _saving._signature
 
     def import_version(
         self,
@@ -428,13 +349,17 @@ class ModelRegistry:
         """HMAC-SHA256 of ``data`` with the signing key; None when signing is off."""
         return _saving.sign_bytes(self, data)
 
-    def _discard(self, key: str) -> None:
-        _saving._discard(self, key)
+    _discard = _saving._discard
 
     # -- finding ------------------------------------------------------------------
 
     def resolve(self, reference: str | Reference) -> ModelMetadata:
-        """The version a reference names, or ModelNotFoundError."""
+        """Deprecated alias of :meth:`get_metadata`, which takes the same references.
+
+        .. deprecated:: 0.2
+           Use ``get_metadata(reference)``.
+        """
+        _deprecated("resolve", "get_metadata(reference)")
         return _loading.resolve(self, reference)
 
     def get_metadata(
@@ -466,29 +391,44 @@ class ModelRegistry:
         version: str | int | None = None,
         strict: bool = False,
     ) -> Any:
-        """Load a model, or return None (with a logged reason) if it is missing
-        or its bytes fail verification. ``strict=True`` raises instead.
+        """Deprecated: use :meth:`load` (``load(reference).model``), which raises.
 
-        Failed verification also emits an :class:`IntegrityWarning`: a None
-        that hides tampered bytes must never pass for a plain "not there".
+        Kept as it always answered, the one exception to the absent-things
+        rule: None (with a logged reason) if the version is missing or its
+        bytes fail verification; ``strict=True`` raises instead. Failed
+        verification also emits an :class:`IntegrityWarning`: a None that
+        hides tampered bytes must never pass for a plain "not there".
+
+        .. deprecated:: 0.2
+           Use ``load(reference).model``; a name and version are the
+           reference ``"name:version"``.
         """
-        return _loading.load_model(
-            self,
-            reference,
-            model_id=model_id,
-            model_name=model_name,
-            version=version,
-            strict=strict,
-        )
+        try:
+            return _loading.load_model(
+                self,
+                reference,
+                model_id=model_id,
+                model_name=model_name,
+                version=version,
+                strict=strict,
+            )
+        finally:
+            # After the load: an IntegrityWarning it gives stays the first
+            # warning a caller records, as it was before the deprecation.
+            _deprecated("load_model", "load(reference).model")
 
     def load(self, reference: int | str) -> LoadedModel:
-        """Load a version's model, auxiliary artifacts and metadata; raises on any problem."""
+        """Load a version's model, auxiliary artifacts and metadata.
+
+        Raises ``ModelNotFoundError`` if no version matches and
+        ``IntegrityError`` if its bytes fail verification.
+        """
         return _loading.load(self, reference)
 
     def load_best_model(self, metric: str | None = None, **filters: Any) -> LoadedModel | None:
         """The best version's model, artifacts and metadata in one call (``None`` if none ranks).
 
-        What a service needs at start-up; unlike ``load_model`` it raises on a damaged file.
+        What a service needs at start-up; it raises on a damaged file, as :meth:`load` does.
         """
         return _loading.load_best_model(self, metric, **filters)
 
@@ -507,6 +447,7 @@ class ModelRegistry:
         return _querying.list_models(self, model_type, min_f1, **filters)
 
     def count_models(self, **filters: Any) -> int:
+        """How many versions match the filters of :meth:`list_models`; 0 when none do."""
         return _querying.count_models(self, **filters)
 
     def get_best_model(
@@ -546,10 +487,17 @@ class ModelRegistry:
         return _querying.get_model_versions(self, model_name)
 
     def get_production_model(self, model_name: str) -> ModelMetadata | None:
+        """The name's Production version, or None when it has none (a question, not a lookup)."""
         return _querying.get_production_model(self, model_name)
 
     def model_names(self) -> list[str]:
-        return _querying.model_names(self)
+        """Deprecated alias of :meth:`list_model_names`.
+
+        .. deprecated:: 0.2
+           Use ``list_model_names()``.
+        """
+        _deprecated("model_names", "list_model_names()")
+        return _querying.list_model_names(self)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -568,33 +516,19 @@ class ModelRegistry:
             self, model_name, version, stage, archive_existing=archive_existing, reason=reason
         )
 
-    def _move_stage(
-        self,
-        current: ModelMetadata,
-        target_stage: Stage,
-        *,
-        action: str,
-        reason: str,
-        archive_existing: bool = True,
-    ) -> ModelMetadata:
-        """The one path every stage change takes: a promotion, a rollback, a
-        save or an import straight into a stage. Gates judge it, the store
-        moves it, archives the name's other Production version and records
-        the audit event (``action``, with the version's id) in one locked
-        transaction, and the after-hooks hear of every change."""
-        return _lifecycle._move_stage(
-            self,
-            current,
-            target_stage,
-            action=action,
-            reason=reason,
-            archive_existing=archive_existing,
-        )
+    _move_stage = _lifecycle._move_stage
 
     def promote(
         self, reference: int | str, stage: str | Stage = Stage.PRODUCTION, *, reason: str = ""
     ) -> ModelMetadata:
-        """``transition_stage`` by reference: ``promote("xgb:1.0.2")``."""
+        """Deprecated: :meth:`transition_stage` by reference (``promote("xgb:1.0.2")``).
+
+        .. deprecated:: 0.2
+           Use ``transition_stage(model_name, version, stage)``; from a
+           reference, ``m = get_metadata(ref)`` then
+           ``transition_stage(m.model_name, m.version, stage)``.
+        """
+        _deprecated("promote", "transition_stage(model_name, version, stage)")
         return _lifecycle.promote(self, reference, stage, reason=reason)
 
     def rollback(self, model_name: str, *, reason: str = "") -> ModelMetadata:
@@ -615,6 +549,7 @@ class ModelRegistry:
         return _lifecycle.set_alias(self, reference, alias, reason=reason)
 
     def delete_alias(self, model_name: str, alias: str, *, reason: str = "") -> bool:
+        """Remove ``alias`` from the name; False if it pointed nowhere (idempotent)."""
         return _lifecycle.delete_alias(self, model_name, alias, reason=reason)
 
     def update_model(
@@ -739,8 +674,7 @@ class ModelRegistry:
 
     # -- integrity --------------------------------------------------------------------
 
-    def _all_versions(self) -> Iterator[ModelMetadata]:
-        return _housekeeping._all_versions(self)
+    _all_versions = _housekeeping._all_versions
 
     def verify(self, *, deep: bool = True) -> VerifyReport:
         """Check every record's files (hash them when ``deep``) and find

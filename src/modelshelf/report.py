@@ -10,57 +10,41 @@ vendored, and every piece of user text is HTML-escaped.
 The page's script marks ``<body>`` with ``data-report-ready="yes"`` once it
 ran and records any script error in ``data-js-error`` (and shows it), so a
 headless browser can tell a page that rendered from one that broke.
+
+The page, its table and its inline CSS and script are here; the SVG charts
+and the colours are drawn by ``_report_charts``.
 """
 
 from __future__ import annotations
 
-import html
-import math
+import json
 import os
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# Names of the parts, importable from here as before.
+from modelshelf._report_charts import SERIES_COLOURS as SERIES_COLOURS
+from modelshelf._report_charts import STAGE_COLOURS as STAGE_COLOURS
+from modelshelf._report_charts import STAGE_ORDER as STAGE_ORDER
+from modelshelf._report_charts import _charts_across_versions, _charts_by_stage, _esc, _fmt
+from modelshelf._report_charts import _line_chart as _line_chart
 from modelshelf.errors import InvalidInputError, ModelNotFoundError
 from modelshelf.metadata import Stage, check_metric_name, check_name
 from modelshelf.query import lower_is_better
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
 
     from modelshelf.metadata import ModelMetadata
     from modelshelf.registry import ModelRegistry
+
 
 __all__ = ["write_report"]
 
 #: Written inside ``path`` when ``path`` is an existing directory.
 DEFAULT_FILE_NAME = "report.html"
-
-STAGE_ORDER: tuple[Stage, ...] = (Stage.NONE, Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED)
-STAGE_COLOURS: dict[Stage, str] = {
-    Stage.NONE: "#8b95a5",
-    Stage.STAGING: "#d98e04",
-    Stage.PRODUCTION: "#1f9254",
-    Stage.ARCHIVED: "#5b6fa8",
-}
-#: Line colours for model names, cycled (Tableau 10, colour-blind friendly).
-SERIES_COLOURS = (
-    "#4e79a7",
-    "#e15759",
-    "#76b7b2",
-    "#59a14f",
-    "#edc948",
-    "#b07aa1",
-    "#ff9da7",
-    "#9c755f",
-    "#f28e2b",
-    "#bab0ac",
-)
-
-# Chart geometry, in SVG user units (the SVG scales to its card's width).
-WIDTH, HEIGHT = 420, 240
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 52
 
 
 def write_report(
@@ -89,7 +73,7 @@ def write_report(
         check_name("model_name", model_name)
     if title is not None and not isinstance(title, str):
         raise InvalidInputError(f"title: must be a string, got {type(title).__name__}")
-    names = [model_name] if model_name is not None else registry.model_names()
+    names = [model_name] if model_name is not None else registry.list_model_names()
     by_name = {name: registry.list_models(model_name=name, order_by="version") for name in names}
     by_name = {name: found for name, found in by_name.items() if found}
     if model_name is not None and not by_name:
@@ -142,14 +126,6 @@ def _write_atomically(target: Path, text: str) -> None:
 # -- page ----------------------------------------------------------------------------
 
 
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
-
-
 def _render_page(
     registry: ModelRegistry,
     title: str,
@@ -180,6 +156,7 @@ def _render_page(
         parts.append(_summary(registry, by_name))
         parts.append(_legend())
         parts.append(_table(registry, versions, metrics))
+        parts.append(_signatures(versions))
         parts.append(_charts_across_versions(by_name, metrics, colours))
         parts.append(_charts_by_stage(versions, metrics))
     parts += ["</main>", f"<script>{_PAGE_JS}</script>", "</body></html>", ""]
@@ -267,178 +244,49 @@ def _table(registry: ModelRegistry, versions: list[ModelMetadata], metrics: list
     )
 
 
+def _signatures(versions: list[ModelMetadata]) -> str:
+    """What each version takes and gives, one folded entry per version that recorded it."""
+    entries = []
+    for m in versions:
+        signature = m.signature
+        if signature is None and not m.preprocessing:
+            continue
+        facts = []
+        items = ""
+        if signature is not None:
+            inputs = signature.inputs
+            if inputs.tensor is not None:
+                facts.append(f"takes {inputs.describe()}")
+            else:
+                facts.append(f"takes {len(inputs.columns)} columns")
+                items = "".join(
+                    f"<li><code>{_esc(c.name)}</code> {_esc(c.dtype)}</li>" for c in inputs.columns
+                )
+            if signature.outputs is not None:
+                facts.append(f"gives {signature.outputs.describe()}")
+        if m.preprocessing:
+            facts.append("steps: " + " → ".join([*m.preprocessing, "model"]))
+        example = ""
+        if m.input_example:
+            shown = json.dumps(m.input_example[0], ensure_ascii=False, allow_nan=False)
+            example = f'<p class="hint">Example row: <code>{_esc(shown)}</code></p>'
+        body = f'<ul class="columns">{items}</ul>' if items else ""
+        entries.append(
+            f'<details data-model-id="{m.model_id}"><summary><strong>{_esc(m.reference)}'
+            f"</strong> · {_esc(' · '.join(facts))}</summary>{body}{example}</details>"
+        )
+    if not entries:
+        return ""
+    return (
+        '<section><h2>Signatures</h2><p class="hint">What each version takes as input, as '
+        "<code>predict</code> checks it, and the steps that run before the model.</p>"
+        f'<div class="signatures">{"".join(entries)}</div></section>'
+    )
+
+
 def _td(text: object, sort: object = None) -> str:
     key = f' data-sort="{_esc(sort)}"' if sort is not None else ""
     return f"<td{key}>{_esc(text)}</td>"
-
-
-# -- charts ----------------------------------------------------------------------------
-
-
-def _ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round tick values covering [low, high], about ``count`` of them."""
-    if not high > low:
-        pad = abs(low) * 0.1 or 1.0
-        low, high = low - pad, high + pad
-    raw = (high - low) / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = magnitude * 10
-    for factor in (1, 2, 2.5, 5, 10):
-        if (high - low) / (factor * magnitude) <= count:
-            step = factor * magnitude
-            break
-    start = math.floor(low / step) * step
-    stop = math.ceil(high / step) * step
-    n = round((stop - start) / step)
-    return [start + i * step for i in range(n + 1)]
-
-
-class _Axis:
-    """Maps values onto the plot area's vertical extent."""
-
-    def __init__(self, values: Iterable[float], *, include_zero: bool = False) -> None:
-        data = list(values)
-        low, high = min(data), max(data)
-        if include_zero:
-            low, high = min(low, 0.0), max(high, 0.0)
-        else:
-            pad = (high - low) * 0.08
-            low, high = low - pad, high + pad
-        self.ticks = _ticks(low, high)
-        self.low, self.high = self.ticks[0], self.ticks[-1]
-
-    def y(self, value: float) -> float:
-        span = self.high - self.low
-        return TOP + (HEIGHT - TOP - BOTTOM) * (1 - (value - self.low) / span)
-
-    def grid(self) -> str:
-        lines = []
-        for tick in self.ticks:
-            y = self.y(tick)
-            lines.append(
-                f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
-                f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-                f"{_fmt(round(tick, 12))}</text>"
-            )
-        return "".join(lines)
-
-
-def _svg(label: str, body: str) -> str:
-    return (
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-label="{_esc(label)}"><title>{_esc(label)}</title>{body}</svg>'
-    )
-
-
-def _point(m: ModelMetadata, x: float, y: float, value: float, metric: str) -> str:
-    tip = f"{m.reference} ({m.stage.value}) {metric} = {_fmt(value)}"
-    return (
-        f'<circle class="point" data-model-id="{m.model_id}" cx="{x:.1f}" cy="{y:.1f}" r="4.5" '
-        f'fill="{STAGE_COLOURS[m.stage]}"><title>{_esc(tip)}</title></circle>'
-    )
-
-
-def _line_chart(name: str, versions: list[ModelMetadata], metric: str, colour: str) -> str:
-    points = [(i, m) for i, m in enumerate(versions) if metric in m.metrics]
-    axis = _Axis(m.metrics[metric] for _, m in points)
-    plot_width = WIDTH - LEFT - RIGHT
-    slot = plot_width / max(len(versions), 1)
-
-    def x(index: int) -> float:
-        return LEFT + slot * (index + 0.5)
-
-    body = [axis.grid()]
-    every = max(1, math.ceil(len(versions) / 10))
-    for i, m in enumerate(versions):
-        if i % every == 0 or i == len(versions) - 1:
-            body.append(
-                f'<text class="tick" x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 14}" '
-                f'text-anchor="end" transform="rotate(-35 {x(i):.1f} {HEIGHT - BOTTOM + 14})">'
-                f"{_esc(m.version)}</text>"
-            )
-    path = " ".join(
-        f"{'M' if n == 0 else 'L'}{x(i):.1f},{axis.y(m.metrics[metric]):.1f}"
-        for n, (i, m) in enumerate(points)
-    )
-    body.append(f'<path class="series" d="{path}" stroke="{colour}"/>')
-    body += [
-        _point(m, x(i), axis.y(m.metrics[metric]), m.metrics[metric], metric) for i, m in points
-    ]
-    direction = " (lower is better)" if lower_is_better(metric) else ""
-    return _svg(f"{metric} across versions of {name}{direction}", "".join(body))
-
-
-def _stage_chart(versions: list[ModelMetadata], metric: str) -> str:
-    having = [m for m in versions if metric in m.metrics]
-    axis = _Axis((m.metrics[metric] for m in having), include_zero=True)
-    slot = (WIDTH - LEFT - RIGHT) / len(STAGE_ORDER)
-    body = [axis.grid()]
-    zero = axis.y(0.0)
-    for column, stage in enumerate(STAGE_ORDER):
-        centre = LEFT + slot * (column + 0.5)
-        in_stage = [m for m in having if m.stage is stage]
-        body.append(
-            f'<text class="tick" x="{centre:.1f}" y="{HEIGHT - BOTTOM + 16}" '
-            f'text-anchor="middle">{_esc(stage.value)}</text>'
-            f'<text class="count" x="{centre:.1f}" y="{HEIGHT - BOTTOM + 30}" '
-            f'text-anchor="middle">n={len(in_stage)}</text>'
-        )
-        if not in_stage:
-            continue
-        mean = sum(m.metrics[metric] for m in in_stage) / len(in_stage)
-        top, bottom = sorted((axis.y(mean), zero))
-        body.append(
-            f'<rect class="bar" x="{centre - slot * 0.3:.1f}" y="{top:.1f}" '
-            f'width="{slot * 0.6:.1f}" height="{max(bottom - top, 1.0):.1f}" '
-            f'fill="{STAGE_COLOURS[stage]}"><title>{_esc(stage.value)}: mean {metric} = '
-            f"{_fmt(mean)} over {len(in_stage)} version(s)</title></rect>"
-        )
-        for k, m in enumerate(in_stage):
-            # Spread the dots across the bar so equal values stay visible.
-            offset = (k - (len(in_stage) - 1) / 2) * min(8.0, slot * 0.5 / len(in_stage))
-            value = m.metrics[metric]
-            body.append(_point(m, centre + offset, axis.y(value), value, metric))
-    direction = " (lower is better)" if lower_is_better(metric) else ""
-    return _svg(f"{metric} by stage{direction}", "".join(body))
-
-
-def _charts_across_versions(
-    by_name: dict[str, list[ModelMetadata]], metrics: list[str], colours: dict[str, str]
-) -> str:
-    if not metrics:
-        return (
-            "<section><h2>Metrics across versions</h2>"
-            '<p class="empty">No metrics recorded.</p></section>'
-        )
-    groups = []
-    for name, versions in by_name.items():
-        cards = "".join(
-            f'<figure class="chart-card"><figcaption>{_esc(metric)}</figcaption>'
-            f"{_line_chart(name, versions, metric, colours[name])}</figure>"
-            for metric in metrics
-            if any(metric in m.metrics for m in versions)
-        )
-        if cards:
-            groups.append(
-                f'<h3><span class="swatch" style="background:{colours[name]}"></span>'
-                f"{_esc(name)} <small>{len(versions)} version(s), in version order</small></h3>"
-                f'<div class="charts">{cards}</div>'
-            )
-    return f"<section><h2>Metrics across versions</h2>{''.join(groups)}</section>"
-
-
-def _charts_by_stage(versions: list[ModelMetadata], metrics: list[str]) -> str:
-    if not metrics:
-        return ""
-    cards = "".join(
-        f'<figure class="chart-card"><figcaption>{_esc(metric)}</figcaption>'
-        f"{_stage_chart(versions, metric)}</figure>"
-        for metric in metrics
-    )
-    return (
-        '<section><h2>Metrics by stage</h2><p class="hint">Bars are the mean of the versions '
-        f'in each stage; dots are the versions.</p><div class="charts">{cards}</div></section>'
-    )
 
 
 # -- inline assets ---------------------------------------------------------------------
@@ -482,6 +330,9 @@ svg .point.highlight{stroke:#1d2330;stroke-width:2.5}
 #js-errors{background:#fde2e1;color:#8a1c17;border:1px solid #f5b5b1;padding:8px 12px;
 border-radius:6px;margin-bottom:12px;white-space:pre-wrap}
 .empty{color:var(--muted);font-style:italic}
+.signatures details{border:1px solid var(--line);border-radius:8px;padding:6px 12px;margin:6px 0}
+.signatures summary{cursor:pointer}
+.signatures ul.columns{columns:3 260px;margin:8px 0;padding-left:18px}
 @media print{th{position:static}.chart-card{break-inside:avoid}}
 """
 

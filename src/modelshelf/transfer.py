@@ -38,6 +38,7 @@ from attrs import evolve, frozen
 from modelshelf.errors import IntegrityError, InvalidInputError
 from modelshelf.metadata import draft_from_metadata
 from modelshelf.query import Query
+from modelshelf.transitions import move_alias
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -194,7 +195,8 @@ class _Mover:
                 if isinstance(store, RestorableStore):
                     store.restore_alias(metadata.model_name, alias, target)
                 else:
-                    store.set_alias(
+                    move_alias(
+                        store,
                         metadata.model_name,
                         alias,
                         target,

@@ -21,6 +21,7 @@ from modelshelf.errors import (
 )
 from modelshelf.metadata import ArtifactRef, ModelDraft, Stage
 from modelshelf.query import MetricBound, Query, Ranking
+from modelshelf.testing.reference import change_stage, point_alias
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -117,16 +118,18 @@ def test_text_postgresql_cannot_hold_is_refused_before_writing(store: PostgresSt
 def test_stage_alias_and_audit_are_one_transaction(store: PostgresStore) -> None:
     scheme = Scheme()
     first, second = store.add(draft(), scheme), store.add(draft(), scheme)
-    store.set_stage(first.model_id, Stage.PRODUCTION, archive_others=True, actor="a", reason="")
-    changed = store.set_stage(
-        second.model_id, Stage.PRODUCTION, archive_others=True, actor="b", reason="better"
+    change_stage(store, first.model_id, Stage.PRODUCTION, archive_others=True, actor="a", reason="")
+    changed = change_stage(
+        store, second.model_id, Stage.PRODUCTION, archive_others=True, actor="b", reason="better"
     )
     assert [(m.version, m.stage) for m in changed] == [
         ("2", Stage.PRODUCTION),
         ("1", Stage.ARCHIVED),
     ]
-    assert store.set_alias("m", "champion", first.model_id, actor="a", reason="") is None
-    assert store.set_alias("m", "champion", second.model_id, actor="a", reason="") == first.model_id
+    assert point_alias(store, "m", "champion", first.model_id, actor="a", reason="") is None
+    assert (
+        point_alias(store, "m", "champion", second.model_id, actor="a", reason="") == first.model_id
+    )
     assert store.get(second.model_id).aliases == ("champion",)  # type: ignore[union-attr]
     actions = [(e.version, e.action, e.from_value, e.to_value) for e in store.audit_log("m")]
     assert actions == [
@@ -211,9 +214,9 @@ def test_the_registry_round_trips_a_real_model(
     model = LogisticRegression(max_iter=500).fit(X, y)
     with ModelRegistry(tmp_path, store="postgresql", store_url=modelshelf_postgresql_url) as reg:
         model_id = reg.save_model(model, "iris", metrics={"f1": 0.9}, tags={"team": "a"})
-        loaded = reg.load_model(model_id)
+        loaded = reg.load(model_id).model
         assert (loaded.predict(X) == model.predict(X)).all()
-        reg.promote("iris:1.0.0")
+        reg.transition_stage("iris", "1.0.0", "Production")
         assert reg.get_production_model("iris").version == "1.0.0"  # type: ignore[union-attr]
         assert reg.verify().ok
 

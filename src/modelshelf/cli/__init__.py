@@ -142,9 +142,10 @@ from modelshelf.cli._helpers import (
 
 __all__ = ["EXIT_CODES", "cli", "exit_code_for", "main"]
 
-# Importing the command modules registers their commands on ``cli``; they come
-# last because some import the names above from this package.
-from modelshelf.cli import (  # noqa: F401  # noqa: E402, F401  # noqa: E402, F401
+# Importing the command modules registers their commands on ``cli``. They import
+# from ``_core`` and ``_helpers``; the names above stay importable from here for
+# code written against this package.
+from modelshelf.cli import (  # noqa: F401
     browse,
     bundles,
     checkpoints,
@@ -153,6 +154,7 @@ from modelshelf.cli import (  # noqa: F401  # noqa: E402, F401  # noqa: E402, F4
     migrate,
     predict,
     saving,
+    serve,
     setup,
     storage,
     web,

@@ -44,7 +44,8 @@ if TYPE_CHECKING:
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "not found: no such registry, model, version, alias or stage (or nothing to rank)",
-    2: "usage error or bad input: unknown option, invalid value, reference or file",
+    2: "usage error or bad input: unknown option, invalid value, reference or file, "
+    "or input that does not fit the model's signature (SchemaError)",
     3: "integrity failure: checksum or signature mismatch, tampered or unsafe bundle, "
     "verify found missing or damaged files, the registry's metadata is lost "
     "(see `modelshelf recover`), or gc refused to delete what looks like lost versions",

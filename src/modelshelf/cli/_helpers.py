@@ -8,6 +8,7 @@ a table is drawn.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ import click
 from modelshelf.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping
     from pathlib import Path
 
     from modelshelf.cli._core import Env
@@ -177,6 +178,36 @@ def _list_filters(
 
 
 def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The version filters of ``ls``, ``best``, ``compare``...: one set of options.
+
+    The command receives them as one ``filters`` dict, ready for
+    ``list_models`` / ``get_best_model`` / ``compare_models`` (``--name``
+    is its ``model_name`` key), so every command filters alike.
+    """
+
+    @functools.wraps(func)
+    def run(
+        *args: Any,
+        name: str | None,
+        model_type: str | None,
+        stage: str | None,
+        alias: str | None,
+        tags: tuple[str, ...],
+        minimum: tuple[str, ...],
+        maximum: tuple[str, ...],
+        **kwargs: Any,
+    ) -> Any:
+        filters = _list_filters(
+            name=name,
+            model_type=model_type,
+            stage=stage,
+            alias=alias,
+            tags=tags,
+            minimum=minimum,
+            maximum=maximum,
+        )
+        return func(*args, filters=filters, **kwargs)
+
     options = [
         click.option("--name", "-n", help="Only this model name."),
         click.option("--type", "model_type", help="Only this model type (e.g. XGBClassifier)."),
@@ -198,9 +229,57 @@ def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Highest accepted metric value, e.g. --max rmse=0.3 (repeatable).",
         ),
     ]
+    decorated: Callable[..., Any] = run
     for option in reversed(options):
-        func = option(func)
-    return func
+        decorated = option(decorated)
+    return decorated
+
+
+def _tag_edit_options(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--description``, ``--tag`` and ``--untag`` for a command that edits ``what``.
+
+    The command receives ``description`` and ``edit_tags``, a function from
+    the current tags to the edited ones (None when neither ``--tag`` nor
+    ``--untag`` was given), so ``update`` and ``info`` edit tags alike.
+    """
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def run(
+            *args: Any, tag_flags: tuple[str, ...], untag: tuple[str, ...], **kwargs: Any
+        ) -> Any:
+            def edit_tags(current: Mapping[str, str]) -> dict[str, str] | None:
+                return _edited_tags(current, tag_flags, untag)
+
+            return func(*args, edit_tags=edit_tags, **kwargs)
+
+        decorated: Callable[..., Any] = run
+        for option in reversed(
+            [
+                click.option("--description", "-d", help=f"New description of {what}."),
+                click.option(
+                    "--tag", "tag_flags", multiple=True, metavar="KEY=VALUE", help="Set a tag."
+                ),
+                click.option("--untag", multiple=True, metavar="KEY", help="Remove a tag."),
+            ]
+        ):
+            decorated = option(decorated)
+        return decorated
+
+    return decorate
+
+
+def _edited_tags(
+    current: Mapping[str, str], set_flags: tuple[str, ...], unset: tuple[str, ...]
+) -> dict[str, str] | None:
+    """The tags after ``--tag`` and ``--untag``; None when neither was given."""
+    if not set_flags and not unset:
+        return None
+    tags = dict(current)
+    tags.update(_pairs("--tag", set_flags))
+    for key in unset:
+        tags.pop(key, None)
+    return tags
 
 
 # -- commands ----------------------------------------------------------------------------

@@ -220,12 +220,45 @@ def show_version(metadata: ModelMetadata, *, score: float | None, parent: str | 
     shown = [(k, v) for k, v in facts if v is not None]
     if shown:
         out.print(key_values("training", shown))
+    described = signature_lines(m)
+    if described:
+        out.print(key_values("signature", described))
     files = [("model", m.artifact), *sorted(m.artifacts.items())]
     lines = []
     for name, ref in files:
         lines.append((name, ref.key))
         lines.append(("", f"{ref.size:,} B, {ref.serializer}, sha256 {ref.sha256}"))
     out.print(key_values("files", lines))
+
+
+#: Columns ``show`` lists one per line; ``--json`` gives every one.
+SHOWN_COLUMNS = 40
+
+
+def signature_lines(m: ModelMetadata) -> list[tuple[str, str]]:
+    """What the version takes and gives, as label/value lines (empty: nothing recorded)."""
+    lines: list[tuple[str, str]] = []
+    signature = m.signature
+    if signature is not None:
+        inputs = signature.inputs
+        if inputs.tensor is not None:
+            lines.append(("inputs", inputs.describe()))
+        else:
+            count = len(inputs.columns)
+            lines.append(("inputs", f"{count} column{'s' if count != 1 else ''}"))
+            lines += [("", f"{c.name}: {c.dtype}") for c in inputs.columns[:SHOWN_COLUMNS]]
+            if count > SHOWN_COLUMNS:
+                lines.append(("", f"and {count - SHOWN_COLUMNS} more (--json lists them)"))
+        if signature.outputs is not None:
+            lines.append(("outputs", signature.outputs.describe()))
+    if m.preprocessing:
+        lines.append(("steps", " -> ".join([*m.preprocessing, "model"])))
+    if m.input_example:
+        rows = len(m.input_example)
+        lines.append(("example", json.dumps(m.input_example[0], ensure_ascii=False)))
+        if rows > 1:
+            lines.append(("", f"(the first of {rows} rows kept; --json shows all)"))
+    return lines
 
 
 def plain(message: str) -> None:

@@ -15,7 +15,6 @@ from modelshelf.cli._core import (
 )
 from modelshelf.cli._helpers import (
     _filter_options,
-    _list_filters,
     _meta,
     _out,
     _reference,
@@ -33,29 +32,15 @@ def compare(
     env: Env,
     model_name: str | None,
     limit: int,
-    name: str | None,
-    model_type: str | None,
-    stage: str | None,
-    alias: str | None,
-    tags: tuple[str, ...],
-    minimum: tuple[str, ...],
-    maximum: tuple[str, ...],
+    filters: dict[str, Any],
 ) -> None:
     """Rank versions (of MODEL_NAME, or all) by the scoring policy, with their metrics.
 
     Example: modelshelf compare churn --limit 5
     """
+    name = filters.pop("model_name", None)
     if model_name and name and model_name != name:
         raise click.UsageError(f"MODEL_NAME {model_name!r} and --name {name!r} disagree")
-    filters = _list_filters(
-        name=None,
-        model_type=model_type,
-        stage=stage,
-        alias=alias,
-        tags=tags,
-        minimum=minimum,
-        maximum=maximum,
-    )
     rows: list[dict[str, Any]] = env.open().compare_models(model_name or name, limit, **filters)
 
     def human() -> None:
@@ -113,13 +98,7 @@ def compare(
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many rows.")
 def ls(
     env: Env,
-    name: str | None,
-    model_type: str | None,
-    stage: str | None,
-    alias: str | None,
-    tags: tuple[str, ...],
-    minimum: tuple[str, ...],
-    maximum: tuple[str, ...],
+    filters: dict[str, Any],
     created_after: str | None,
     created_before: str | None,
     order_by: str,
@@ -135,15 +114,6 @@ def ls(
 
     Example: modelshelf ls --name churn --min f1=0.8 --order-by f1 --desc
     """
-    filters = _list_filters(
-        name=name,
-        model_type=model_type,
-        stage=stage,
-        alias=alias,
-        tags=tags,
-        minimum=minimum,
-        maximum=maximum,
-    )
     after = _timestamp("--created-after", created_after)
     before = _timestamp("--created-before", created_before)
     rows = env.open().list_models(
@@ -200,27 +170,12 @@ def show(env: Env, reference: str) -> None:
 def best(
     env: Env,
     metric: str | None,
-    name: str | None,
-    model_type: str | None,
-    stage: str | None,
-    alias: str | None,
-    tags: tuple[str, ...],
-    minimum: tuple[str, ...],
-    maximum: tuple[str, ...],
+    filters: dict[str, Any],
 ) -> None:
     """Show the best version by a metric or by the registry's scoring policy.
 
     Example: modelshelf best --name churn --metric f1
     """
-    filters = _list_filters(
-        name=name,
-        model_type=model_type,
-        stage=stage,
-        alias=alias,
-        tags=tags,
-        minimum=minimum,
-        maximum=maximum,
-    )
     registry = env.open()
     found = registry.get_best_model(metric, **filters)
     if found is None:

@@ -11,17 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from modelshelf.cli import (
-    Env,
-    ShelfGroup,
-    _load_model_file,
-    _meta,
-    _numbers,
-    _out,
-    _say,
-    cli,
-    shelf_command,
-)
+from modelshelf.cli._core import Env, ShelfGroup, cli, shelf_command
+from modelshelf.cli._helpers import _load_model_file, _meta, _numbers, _out, _say
 from modelshelf.cli.files import write_model_file
 
 if TYPE_CHECKING:

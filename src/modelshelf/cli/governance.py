@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from modelshelf.cli import Env, _meta, _out, _pairs, _reference, _say, cli, shelf_command
+from modelshelf.cli._core import Env, cli, shelf_command
+from modelshelf.cli._helpers import _meta, _out, _reference, _say, _tag_edit_options
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from modelshelf.protocols import AuditEvent
 
@@ -112,30 +113,14 @@ def retention(
     _out(env, {"applied": apply_, "versions": [_meta(m) for m in chosen]}, human)
 
 
-def _edited_tags(
-    current: Mapping[str, str], set_flags: tuple[str, ...], unset: tuple[str, ...]
-) -> dict[str, str] | None:
-    """The tags after ``--tag`` and ``--untag``; None when neither was given."""
-    if not set_flags and not unset:
-        return None
-    tags = dict(current)
-    tags.update(_pairs("--tag", set_flags))
-    for key in unset:
-        tags.pop(key, None)
-    return tags
-
-
 @shelf_command(cli)
 @click.argument("reference")
-@click.option("--description", "-d", help="New description.")
-@click.option("--tag", "tag_flags", multiple=True, metavar="KEY=VALUE", help="Set a tag.")
-@click.option("--untag", multiple=True, metavar="KEY", help="Remove a tag.")
+@_tag_edit_options("the version")
 def update(
     env: Env,
     reference: str,
     description: str | None,
-    tag_flags: tuple[str, ...],
-    untag: tuple[str, ...],
+    edit_tags: Callable[[Mapping[str, str]], dict[str, str] | None],
 ) -> None:
     """Edit one version's description and tags.
 
@@ -143,7 +128,7 @@ def update(
     """
     registry = env.open()
     current = registry.get_metadata(_reference(reference))
-    tags = _edited_tags(current.tags, tag_flags, untag)
+    tags = edit_tags(current.tags)
     if description is None and tags is None:
         raise click.UsageError("nothing to change: give --description, --tag or --untag")
     metadata = registry.update_model(current.model_id, description=description, tags=tags)
@@ -152,15 +137,12 @@ def update(
 
 @shelf_command(cli)
 @click.argument("model_name")
-@click.option("--description", "-d", help="New description of the model name.")
-@click.option("--tag", "tag_flags", multiple=True, metavar="KEY=VALUE", help="Set a tag.")
-@click.option("--untag", multiple=True, metavar="KEY", help="Remove a tag.")
+@_tag_edit_options("the model name")
 def info(
     env: Env,
     model_name: str,
     description: str | None,
-    tag_flags: tuple[str, ...],
-    untag: tuple[str, ...],
+    edit_tags: Callable[[Mapping[str, str]], dict[str, str] | None],
 ) -> None:
     """Show, or edit, the description and tags of a model name (not of one version).
 
@@ -168,7 +150,7 @@ def info(
     """
     registry = env.open()
     current = registry.get_model_info(model_name)
-    tags = _edited_tags(current.tags, tag_flags, untag)
+    tags = edit_tags(current.tags)
     if description is not None or tags is not None:
         current = registry.set_model_info(model_name, description=description, tags=tags)
     data = {

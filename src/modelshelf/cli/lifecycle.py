@@ -32,7 +32,9 @@ def promote(env: Env, reference: str, stage: str, reason: str) -> None:
 
     Example: modelshelf promote churn:1.0.2 --reason "better f1"
     """
-    metadata = env.open().promote(_reference(reference), stage, reason=reason)
+    registry = env.open()
+    found = registry.get_metadata(_reference(reference))
+    metadata = registry.transition_stage(found.model_name, found.version, stage, reason=reason)
     _out(env, _meta(metadata), lambda: _say(f"{metadata.reference} is now {metadata.stage.value}"))
 
 

@@ -11,18 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from modelshelf.cli import (
+from modelshelf.cli._core import (
     EXIT_BACKEND,
     EXIT_CONFLICT,
     EXIT_INTEGRITY,
     Env,
     ShelfGroup,
-    _out,
-    _pairs,
-    _say,
     cli,
     shelf_command,
 )
+from modelshelf.cli._helpers import _out, _pairs, _say
 
 if TYPE_CHECKING:
     from collections.abc import Callable

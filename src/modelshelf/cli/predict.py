@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from modelshelf.cli import Env, _meta, _out, _reference, _say, cli, shelf_command
+from modelshelf.cli._core import Env, cli, shelf_command
+from modelshelf.cli._helpers import _meta, _out, _reference, _say
 from modelshelf.cli.files import write_model_file
 from modelshelf.errors import InvalidInputError
 
@@ -120,7 +121,9 @@ def _jsonable(values: Any) -> list[Any]:
 def predict(env: Env, reference: str, input_file: Path, proba: bool, output: Path | None) -> None:
     """Predict with a version on the rows of a CSV or Parquet file, for a quick check.
 
-    The version's bytes are verified before it is loaded. Parquet, and CSV
+    The version's bytes are verified before it is loaded. The rows are
+    checked against the version's signature and go through its
+    preprocessing steps, as LoadedModel.predict does. Parquet, and CSV
     with non-numeric columns, need pandas.
 
     Example: modelshelf predict churn@champion customers.csv
@@ -129,15 +132,11 @@ def predict(env: Env, reference: str, input_file: Path, proba: bool, output: Pat
     model = loaded.model
     features = list(loaded.metadata.feature_names) or None
     rows = read_table(input_file, features)
-    method = "predict_proba" if proba else "predict"
-    if not hasattr(model, method):
-        raise InvalidInputError(
-            f"{loaded.metadata.reference} ({type(model).__name__}) has no {method}"
-        )
     with warnings.catch_warnings():
         # Columns were checked against the model's feature names above.
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
-        predictions = _jsonable(getattr(model, method)(rows))
+        found = loaded.predict_proba(rows) if proba else loaded.predict(rows)
+    predictions = _jsonable(found)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         with open(output, "w", newline="") as stream:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from modelshelf.cli import _COMMON_NAMES, EXIT_CODES, cli
+from modelshelf.cli._core import _COMMON_NAMES, EXIT_CODES, cli
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

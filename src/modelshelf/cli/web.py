@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from modelshelf.cli import EXIT_BACKEND, Env, Failure, cli, shelf_command
+from modelshelf.cli._core import EXIT_BACKEND, Env, Failure, cli, shelf_command
 
 
 @shelf_command(cli)

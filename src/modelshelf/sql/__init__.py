@@ -3,8 +3,9 @@
 A SQL store is a :class:`Dialect` (what its database spells differently)
 plus a subclass of :class:`SqlStore` that opens connections and runs
 transactions; the statements, the schema and its version bookkeeping, the
-per-name locking protocol, the highest-version mark, the sort keys and the
-decoding of rows are here, written once. See "A SQL store" in the plugin
+per-name locking protocol, the highest-version mark, the sort keys, the
+decoding of rows and the ``transition`` primitive (applying the core's stage
+and alias plans) are here, written once. See "A SQL store" in the plugin
 guide for a complete MySQL/MariaDB store built this way.
 """
 

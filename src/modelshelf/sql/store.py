@@ -353,10 +353,8 @@ class SqlStore(SqlLifecycle):
 
     def import_audit(self, events: Sequence[AuditEvent]) -> None:
         """Append recorded events verbatim (their times included), all or none."""
-        rows = [self._audit_values(event) for event in events]
         with self._write() as conn:
-            for row in rows:
-                conn.execute(self.sql.insert_audit, row)
+            self._append_events(conn, events)
 
     def get_model_info(self, model_name: str) -> ModelInfo | None:
         rows = self._read(

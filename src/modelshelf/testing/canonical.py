@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from modelshelf.protocols import STAGE_ACTION
-
 if TYPE_CHECKING:
-    from modelshelf.metadata import ModelMetadata, Stage
-    from modelshelf.protocols import MetadataStore
+    from collections.abc import Callable, Sequence
+
+    from modelshelf.metadata import ModelMetadata
+    from modelshelf.protocols import Changes, MetadataStore, NameState
     from modelshelf.query import Query, Ranking
 
 
@@ -53,32 +53,17 @@ class CanonicalInputsOnly:
         _check_id("delete", model_id)
         return self._store.delete(model_id)
 
-    def set_stage(
+    def transition(
         self,
-        model_id: int,
-        stage: Stage,
+        model_name: str,
+        plan: Callable[[NameState], Changes],
         *,
-        archive_others: bool,
-        actor: str,
-        reason: str,
-        action: str = STAGE_ACTION,
-    ) -> list[ModelMetadata]:
-        _check_id("set_stage", model_id)
-        return self._store.set_stage(
-            model_id,
-            stage,
-            archive_others=archive_others,
-            actor=actor,
-            reason=reason,
-            action=action,
-        )
-
-    def set_alias(
-        self, model_name: str, alias: str, model_id: int | None, *, actor: str, reason: str
-    ) -> int | None:
-        if model_id is not None:
-            _check_id("set_alias", model_id)
-        return self._store.set_alias(model_name, alias, model_id, actor=actor, reason=reason)
+        model_ids: Sequence[int] = (),
+        aliases: Sequence[str] = (),
+    ) -> Changes:
+        for model_id in model_ids:
+            _check_id("transition", model_id)
+        return self._store.transition(model_name, plan, model_ids=model_ids, aliases=aliases)
 
     def update(
         self, model_id: int, *, description: str | None, tags: dict[str, str] | None

@@ -37,6 +37,7 @@ from modelshelf import protocols
 from modelshelf.errors import (
     DuplicateVersionError,
     InvalidInputError,
+    ModelNotFoundError,
     ModelShelfError,
     RetiredVersionError,
 )
@@ -49,6 +50,7 @@ from modelshelf.metadata import (
     metadata_from_draft,
 )
 from modelshelf.query import MetricBound, Query, Ranking, RankTerm
+from modelshelf.signatures import ColumnSpec, Signature, TensorSpec
 from modelshelf.testing._contract_support import SUITE_SETTINGS, _not_overridden
 from modelshelf.testing.artifact_contract import ArtifactStoreContract
 from modelshelf.testing.guarantees import StoreGuarantees, require_opener
@@ -56,7 +58,9 @@ from modelshelf.testing.reference import (
     EPOCH,
     ReferenceScheme,
     add_versions,
+    change_stage,
     make_draft,
+    point_alias,
     reference_best,
     reference_find,
 )
@@ -64,6 +68,7 @@ from modelshelf.testing.scoring_contract import ScoringPolicyContract
 from modelshelf.testing.serializer_contract import SerializerContract
 from modelshelf.testing.versioning_contract import UNSAFE_VERSIONS, VersioningSchemeContract
 from modelshelf.testing.workers import add_versions_and_a_duplicate, run_workers
+from modelshelf.transitions import move_stage
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -356,9 +361,9 @@ class MetadataStoreContract(StoreGuarantees):
             ids[label] = metadata.model_id
             written.append((label, draft, metadata))
         for label, stage in _STAGES.items():
-            store.set_stage(ids[label], stage, archive_others=False, actor="suite", reason="")
+            change_stage(store, ids[label], stage, archive_others=False, actor="suite", reason="")
         for (name, alias), label in _ALIASES.items():
-            store.set_alias(name, alias, ids[label], actor="suite", reason="")
+            point_alias(store, name, alias, ids[label], actor="suite", reason="")
         # The reference rows are what was written, not what the store reads
         # back: a store that loses something both ways must still disagree.
         rows = []
@@ -386,9 +391,10 @@ class MetadataStoreContract(StoreGuarantees):
 
     def test_operations_on_missing_ids_report_absence(self, store: MetadataStore) -> None:
         assert store.delete(99) is None
-        assert (
-            store.set_stage(99, Stage.PRODUCTION, archive_others=True, actor="a", reason="") == []
-        )
+        with pytest.raises(ModelNotFoundError):
+            move_stage(
+                store, "alpha", 99, Stage.PRODUCTION, archive_others=True, actor="a", reason=""
+            )
         assert store.update(99, description="x", tags={"k": "v"}) is None
         assert store.audit_log(None) == []
 
@@ -421,6 +427,16 @@ class MetadataStoreContract(StoreGuarantees):
                 )
             },
             parent_id=None,
+            signature=Signature(
+                inputs=[
+                    ColumnSpec(name="sepal length (cm)", dtype="float64"),
+                    ColumnSpec(name="petal width (cm)", dtype="int32"),
+                    ColumnSpec(name="city ✓", dtype="string"),
+                ],
+                outputs=TensorSpec(dtype="int64", shape=(None,)),
+            ),
+            input_example=[{"sepal length (cm)": 5.1, "petal width (cm)": 2, "city ✓": None}],
+            preprocessing=["scaler"],
         )
         recorded = store.add(draft, scheme)
         assert recorded.model_id >= 1
@@ -596,7 +612,7 @@ class MetadataStoreContract(StoreGuarantees):
         assert store.find(Query(alias="champion")) == [store.get(ids["b3"])]
         assert store.delete(ids["a2"]) is None
         # The alias went with the version: pointing it anew has no previous target.
-        assert store.set_alias("alpha", "champion", ids["a1"], actor="t", reason="") is None
+        assert point_alias(store, "alpha", "champion", ids["a1"], actor="t", reason="") is None
 
     def test_deleting_every_version_forgets_the_name(
         self, store: MetadataStore, scheme: VersioningScheme
@@ -615,13 +631,15 @@ class MetadataStoreContract(StoreGuarantees):
     ) -> None:
         v1, v2, v3 = (store.add(make_draft("alpha"), scheme) for _ in range(3))
         other = store.add(make_draft("beta"), scheme)
-        store.set_stage(other.model_id, Stage.PRODUCTION, archive_others=True, actor="u", reason="")
-        first = store.set_stage(
-            v1.model_id, Stage.PRODUCTION, archive_others=True, actor="u", reason="go"
+        change_stage(
+            store, other.model_id, Stage.PRODUCTION, archive_others=True, actor="u", reason=""
+        )
+        first = change_stage(
+            store, v1.model_id, Stage.PRODUCTION, archive_others=True, actor="u", reason="go"
         )
         assert [(m.model_id, m.stage) for m in first] == [(v1.model_id, Stage.PRODUCTION)]
-        changed = store.set_stage(
-            v2.model_id, Stage.PRODUCTION, archive_others=True, actor="u", reason="better"
+        changed = change_stage(
+            store, v2.model_id, Stage.PRODUCTION, archive_others=True, actor="u", reason="better"
         )
         assert [(m.model_id, m.stage) for m in changed] == [
             (v2.model_id, Stage.PRODUCTION),
@@ -642,15 +660,17 @@ class MetadataStoreContract(StoreGuarantees):
         self, store: MetadataStore, scheme: VersioningScheme
     ) -> None:
         v1, v2 = (store.add(make_draft("alpha"), scheme) for _ in range(2))
-        store.set_stage(v1.model_id, Stage.PRODUCTION, archive_others=False, actor="u", reason="")
-        changed = store.set_stage(
-            v2.model_id, Stage.PRODUCTION, archive_others=False, actor="u", reason=""
+        change_stage(
+            store, v1.model_id, Stage.PRODUCTION, archive_others=False, actor="u", reason=""
+        )
+        changed = change_stage(
+            store, v2.model_id, Stage.PRODUCTION, archive_others=False, actor="u", reason=""
         )
         assert _ids(changed) == [v2.model_id]
         assert store.count(Query(stage=Stage.PRODUCTION)) == 2
         # archive_others only concerns Production.
-        changed = store.set_stage(
-            v1.model_id, Stage.STAGING, archive_others=True, actor="u", reason=""
+        changed = change_stage(
+            store, v1.model_id, Stage.STAGING, archive_others=True, actor="u", reason=""
         )
         assert [(m.model_id, m.stage) for m in changed] == [(v1.model_id, Stage.STAGING)]
         assert store.count(Query(stage=Stage.PRODUCTION)) == 1
@@ -660,11 +680,11 @@ class MetadataStoreContract(StoreGuarantees):
     ) -> None:
         v1, v2 = (store.add(make_draft("alpha"), scheme) for _ in range(2))
         store.add(make_draft("beta"), scheme)
-        store.set_stage(
-            v1.model_id, Stage.PRODUCTION, archive_others=True, actor="ann", reason="r1"
+        change_stage(
+            store, v1.model_id, Stage.PRODUCTION, archive_others=True, actor="ann", reason="r1"
         )
-        store.set_stage(
-            v2.model_id, Stage.PRODUCTION, archive_others=True, actor="bob", reason="r2"
+        change_stage(
+            store, v2.model_id, Stage.PRODUCTION, archive_others=True, actor="bob", reason="r2"
         )
         events = store.audit_log("alpha")
         stage_events = [(e.version, e.from_value, e.to_value) for e in events]
@@ -685,19 +705,20 @@ class MetadataStoreContract(StoreGuarantees):
         self, store: MetadataStore, scheme: VersioningScheme
     ) -> None:
         v1, v2 = (store.add(make_draft("alpha"), scheme) for _ in range(2))
-        assert store.set_alias("alpha", "champion", v1.model_id, actor="u", reason="") is None
+        assert point_alias(store, "alpha", "champion", v1.model_id, actor="u", reason="") is None
         first = store.get(v1.model_id)
         assert first is not None
         assert first.aliases == ("champion",)
         assert (
-            store.set_alias("alpha", "champion", v2.model_id, actor="u", reason="") == v1.model_id
+            point_alias(store, "alpha", "champion", v2.model_id, actor="u", reason="")
+            == v1.model_id
         )
         moved_from, moved_to = store.get(v1.model_id), store.get(v2.model_id)
         assert moved_from is not None
         assert moved_to is not None
         assert (moved_from.aliases, moved_to.aliases) == ((), ("champion",))
         assert _ids(store.find(Query(alias="champion"))) == [v2.model_id]
-        assert store.set_alias("alpha", "champion", None, actor="u", reason="") == v2.model_id
+        assert point_alias(store, "alpha", "champion", None, actor="u", reason="") == v2.model_id
         assert store.find(Query(alias="champion")) == []
         events = [e for e in store.audit_log("alpha") if e.action == "alias:champion"]
         assert [(e.from_value, e.to_value) for e in events] == [
@@ -711,8 +732,8 @@ class MetadataStoreContract(StoreGuarantees):
     ) -> None:
         alpha = store.add(make_draft("alpha"), scheme)
         beta = store.add(make_draft("beta"), scheme)
-        store.set_alias("alpha", "champion", alpha.model_id, actor="u", reason="")
-        assert store.set_alias("beta", "champion", beta.model_id, actor="u", reason="") is None
+        point_alias(store, "alpha", "champion", alpha.model_id, actor="u", reason="")
+        assert point_alias(store, "beta", "champion", beta.model_id, actor="u", reason="") is None
         assert _ids(store.find(Query(alias="champion"))) == [alpha.model_id, beta.model_id]
         assert _ids(store.find(Query(model_name="beta", alias="champion"))) == [beta.model_id]
 
@@ -722,9 +743,9 @@ class MetadataStoreContract(StoreGuarantees):
         store.add(make_draft("alpha"), scheme)
         beta = store.add(make_draft("beta"), scheme)
         with pytest.raises(ModelShelfError):
-            store.set_alias("alpha", "champion", beta.model_id, actor="u", reason="")
+            point_alias(store, "alpha", "champion", beta.model_id, actor="u", reason="")
         with pytest.raises(ModelShelfError):
-            store.set_alias("alpha", "champion", 999, actor="u", reason="")
+            point_alias(store, "alpha", "champion", 999, actor="u", reason="")
         assert store.find(Query(alias="champion")) == []
 
     def test_several_aliases_on_one_version_are_sorted(
@@ -732,11 +753,152 @@ class MetadataStoreContract(StoreGuarantees):
     ) -> None:
         v1 = store.add(make_draft("alpha"), scheme)
         for alias in ("stable", "champion", "blue"):
-            store.set_alias("alpha", alias, v1.model_id, actor="u", reason="")
+            point_alias(store, "alpha", alias, v1.model_id, actor="u", reason="")
         found = store.get(v1.model_id)
         assert found is not None
         assert found.aliases == ("blue", "champion", "stable")
         assert store.find(Query(alias="champion")) == [found]
+
+    # -- the transition primitive ---------------------------------------------------
+    # The core decides every stage and alias change (modelshelf.transitions); the
+    # store reads the name's state, runs the core's plan and applies its answer, all
+    # under its per-name lock in one transaction.
+
+    def test_transition_hands_the_plan_the_names_state(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        v1, v2, v3, v4, v5 = (store.add(make_draft("alpha"), scheme) for _ in range(5))
+        other = store.add(make_draft("beta"), scheme)
+        for version, stage in ((v1, Stage.PRODUCTION), (v2, Stage.PRODUCTION), (v3, Stage.STAGING)):
+            change_stage(store, version.model_id, stage, archive_others=False, actor="s", reason="")
+        change_stage(
+            store, other.model_id, Stage.PRODUCTION, archive_others=True, actor="s", reason=""
+        )
+        point_alias(store, "alpha", "champion", v3.model_id, actor="s", reason="")
+        point_alias(store, "beta", "challenger", other.model_id, actor="s", reason="")
+        before = store.audit_log(None)
+        seen: list[protocols.NameState] = []
+
+        def look(state: protocols.NameState) -> protocols.Changes:
+            seen.append(state)
+            return protocols.Changes()
+
+        ids = [v4.model_id, other.model_id, 999]
+        aliases = ["champion", "challenger"]
+        done = store.transition("alpha", look, model_ids=ids, aliases=aliases)
+        assert done == protocols.Changes()
+
+        def state_of(*versions: tuple[ModelMetadata, Stage]) -> dict[int, protocols.VersionState]:
+            return {
+                m.model_id: protocols.VersionState(
+                    model_id=m.model_id, version=m.version, stage=stage
+                )
+                for m, stage in versions
+            }
+
+        # Asked-for ids of the name, its Production versions and the alias targets;
+        # never another name's version or alias, nor an id that does not exist.
+        assert seen == [
+            protocols.NameState(
+                model_name="alpha",
+                versions=state_of(
+                    (v1, Stage.PRODUCTION),
+                    (v2, Stage.PRODUCTION),
+                    (v3, Stage.STAGING),
+                    (v4, Stage.NONE),
+                ),
+                aliases={"champion": v3.model_id},
+            )
+        ], "transition read the wrong state for the plan"
+        assert v5.model_id not in seen[0].versions
+        assert store.audit_log(None) == before
+        seen.clear()
+        store.transition("gamma", look, model_ids=[v1.model_id], aliases=["champion"])
+        assert seen == [protocols.NameState(model_name="gamma")]
+
+    def test_transition_applies_the_changes_as_given(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        v1, v2, v3 = (store.add(make_draft("alpha"), scheme) for _ in range(3))
+        change_stage(
+            store, v2.model_id, Stage.PRODUCTION, archive_others=True, actor="s", reason=""
+        )
+        point_alias(store, "alpha", "old", v2.model_id, actor="s", reason="")
+        point_alias(store, "alpha", "champion", v2.model_id, actor="s", reason="")
+        at = EPOCH + timedelta(days=3, microseconds=123_457)
+        events = [
+            protocols.AuditEvent(
+                at=at + timedelta(microseconds=n),
+                model_name="alpha",
+                version=version,
+                action=action,
+                from_value=old,
+                to_value=new,
+                actor="ann ✓",
+                reason=f"because {n}",
+                model_id=model_id,
+            )
+            for n, (version, action, old, new, model_id) in enumerate(
+                [
+                    ("2", protocols.STAGE_ACTION, "Production", "Archived", v2.model_id),
+                    ("1", protocols.ROLLBACK_ACTION, "None", "Production", v1.model_id),
+                    ("1", "alias:champion", "2", "1", v1.model_id),
+                    ("2", "alias:old", "2", None, v2.model_id),
+                ]
+            )
+        ]
+        changes = protocols.Changes(
+            stages=[
+                protocols.StageChange(model_id=v1.model_id, stage=Stage.PRODUCTION),
+                protocols.StageChange(model_id=v2.model_id, stage=Stage.ARCHIVED),
+            ],
+            aliases=[
+                protocols.AliasChange(alias="champion", model_id=v1.model_id),
+                protocols.AliasChange(alias="old", model_id=None),
+                protocols.AliasChange(alias="next", model_id=v3.model_id),
+            ],
+            events=events,
+        )
+        before = store.audit_log("alpha")
+        assert store.transition("alpha", lambda state: changes, model_ids=[v1.model_id]) == changes
+        now = {m.model_id: (m.stage, m.aliases) for m in store.find(Query(model_name="alpha"))}
+        assert now == {
+            v1.model_id: (Stage.PRODUCTION, ("champion",)),
+            v2.model_id: (Stage.ARCHIVED, ()),
+            v3.model_id: (Stage.NONE, ("next",)),
+        }
+        # Events are appended verbatim, in order: the times the core gave, not the store's.
+        assert store.audit_log("alpha") == [*before, *events]
+
+    def test_a_plan_that_raises_writes_nothing_and_releases_the_name(
+        self, store: MetadataStore, scheme: VersioningScheme
+    ) -> None:
+        v1, v2 = (store.add(make_draft("alpha"), scheme) for _ in range(2))
+        change_stage(
+            store, v1.model_id, Stage.PRODUCTION, archive_others=True, actor="s", reason=""
+        )
+        rows, log = store.find(Query()), store.audit_log(None)
+
+        class Refused(Exception):
+            pass
+
+        refusal = Refused("the plan said no")
+
+        def refuse(state: protocols.NameState) -> protocols.Changes:
+            raise refusal
+
+        with pytest.raises(Refused) as info:
+            store.transition("alpha", refuse, model_ids=[v2.model_id], aliases=["champion"])
+        assert info.value is refusal, "the plan's exception must reach the caller unchanged"
+        assert (store.find(Query()), store.audit_log(None)) == (rows, log)
+        # The lock and the transaction ended with the refusal: the name moves on.
+        changed = change_stage(
+            store, v2.model_id, Stage.PRODUCTION, archive_others=True, actor="s", reason=""
+        )
+        assert [(m.model_id, m.stage) for m in changed] == [
+            (v2.model_id, Stage.PRODUCTION),
+            (v1.model_id, Stage.ARCHIVED),
+        ]
 
     # -- updates -----------------------------------------------------------------
 
@@ -870,7 +1032,8 @@ class MetadataStoreContract(StoreGuarantees):
         seen = 0
         recorded = []
         for model_id, action, reason in steps:
-            store.set_stage(
+            change_stage(
+                store,
                 model_id,
                 Stage.PRODUCTION,
                 archive_others=True,
@@ -899,7 +1062,7 @@ class MetadataStoreContract(StoreGuarantees):
             ],
         ]
         # Without ``action`` a stage change is recorded as a plain one.
-        store.set_stage(v2.model_id, Stage.STAGING, archive_others=False, actor="a", reason="")
+        change_stage(store, v2.model_id, Stage.STAGING, archive_others=False, actor="a", reason="")
         last = store.audit_log("alpha")[-1]
         assert (last.action, last.model_id, last.to_value) == (
             protocols.STAGE_ACTION,
@@ -911,9 +1074,9 @@ class MetadataStoreContract(StoreGuarantees):
         self, store: MetadataStore, scheme: VersioningScheme
     ) -> None:
         v1, v2 = (store.add(make_draft("alpha"), scheme) for _ in range(2))
-        store.set_alias("alpha", "champion", v1.model_id, actor="u", reason="")
-        store.set_alias("alpha", "champion", v2.model_id, actor="u", reason="")
-        store.set_alias("alpha", "champion", None, actor="u", reason="")
+        point_alias(store, "alpha", "champion", v1.model_id, actor="u", reason="")
+        point_alias(store, "alpha", "champion", v2.model_id, actor="u", reason="")
+        point_alias(store, "alpha", "champion", None, actor="u", reason="")
         events = store.audit_log("alpha")
         assert [(e.model_id, e.from_value, e.to_value) for e in events] == [
             (v1.model_id, None, "1"),
@@ -928,7 +1091,9 @@ class MetadataStoreContract(StoreGuarantees):
         store_opener: Callable[[], MetadataStore] | None,
     ) -> None:
         v1 = store.add(make_draft("alpha"), scheme)
-        store.set_stage(v1.model_id, Stage.PRODUCTION, archive_others=True, actor="a", reason="")
+        change_stage(
+            store, v1.model_id, Stage.PRODUCTION, archive_others=True, actor="a", reason=""
+        )
         assert store.delete(v1.model_id) is not None
         [event] = store.audit_log("alpha")
         assert (event.model_id, event.version) == (v1.model_id, "1")

@@ -33,7 +33,13 @@ import modelshelf
 from modelshelf.errors import ModelShelfError
 from modelshelf.metadata import ModelInfo, ModelMetadata, Stage, TrainingInfo, metadata_from_draft
 from modelshelf.query import Query
-from modelshelf.testing.reference import EPOCH, make_draft, reference_find
+from modelshelf.testing.reference import (
+    EPOCH,
+    change_stage,
+    make_draft,
+    point_alias,
+    reference_find,
+)
 from modelshelf.testing.workers import promote_in_turn, run_workers
 
 if TYPE_CHECKING:
@@ -243,8 +249,8 @@ class StoreGuarantees:
         workers = self.multiprocess_workers
         ids = [store.add(make_draft("shared"), scheme).model_id for _ in range(workers + 2)]
         bystander = store.add(make_draft("other"), scheme)
-        store.set_stage(
-            bystander.model_id, Stage.PRODUCTION, archive_others=True, actor="t", reason=""
+        change_stage(
+            store, bystander.model_id, Stage.PRODUCTION, archive_others=True, actor="t", reason=""
         )
         shared_production = Query(model_name="shared", stage=Stage.PRODUCTION)
         seen: list[list[int]] = []
@@ -305,8 +311,8 @@ class StoreGuarantees:
         assert not mismatches, "model names must compare exactly:\n" + "\n".join(mismatches)
 
         lower, upper = written[0], written[4]  # alpha 1 and alpha 2
-        store.set_alias("alpha", "champion", lower.model_id, actor="t", reason="")
-        store.set_alias("alpha", "Champion", upper.model_id, actor="t", reason="")
+        point_alias(store, "alpha", "champion", lower.model_id, actor="t", reason="")
+        point_alias(store, "alpha", "Champion", upper.model_id, actor="t", reason="")
         assert [m.model_id for m in store.find(Query(alias="champion"))] == [lower.model_id]
         assert [m.model_id for m in store.find(Query(alias="Champion"))] == [upper.model_id]
         assert store.find(Query(alias="CHAMPION")) == []

@@ -21,13 +21,15 @@ import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from modelshelf.errors import InvalidVersionError
+from modelshelf.errors import InvalidVersionError, ModelNotFoundError
 from modelshelf.metadata import ArtifactRef, ModelDraft
+from modelshelf.protocols import STAGE_ACTION
+from modelshelf.transitions import move_alias, move_stage
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from modelshelf.metadata import ModelMetadata
+    from modelshelf.metadata import ModelMetadata, Stage
     from modelshelf.protocols import MetadataStore
     from modelshelf.query import Query, Ranking
 
@@ -137,6 +139,53 @@ def add_versions(store: MetadataStore, model_name: str, count: int) -> list[str]
     """Add ``count`` automatic versions of ``model_name``; used by worker processes."""
     scheme = ReferenceScheme()
     return [store.add(make_draft(model_name), scheme).version for _ in range(count)]
+
+
+def change_stage(
+    store: MetadataStore,
+    model_id: int,
+    stage: Stage,
+    *,
+    archive_others: bool,
+    actor: str,
+    reason: str,
+    action: str = STAGE_ACTION,
+) -> list[ModelMetadata]:
+    """A stage change as the registry makes it: the core's rules
+    (:func:`modelshelf.transitions.plan_stage`) applied through the store's
+    ``transition``. The changed versions as the store now holds them, the
+    target first, then the archived ones by id; [] for an unknown id.
+    """
+    target = store.get(model_id)
+    if target is None:
+        return []
+    try:
+        changes = move_stage(
+            store,
+            target.model_name,
+            model_id,
+            stage,
+            archive_others=archive_others,
+            actor=actor,
+            reason=reason,
+            action=action,
+        )
+    except ModelNotFoundError:
+        return []
+    return [m for m in (store.get(c.model_id) for c in changes.stages) if m is not None]
+
+
+def point_alias(
+    store: MetadataStore,
+    model_name: str,
+    alias: str,
+    model_id: int | None,
+    *,
+    actor: str,
+    reason: str,
+) -> int | None:
+    """An alias move as the registry makes it (None removes it): the previous target id."""
+    return move_alias(store, model_name, alias, model_id, actor=actor, reason=reason)
 
 
 def add_versions_in_child(

@@ -41,7 +41,7 @@ from hypothesis.stateful import (
 from modelshelf.errors import DuplicateVersionError
 from modelshelf.metadata import Stage
 from modelshelf.query import Query
-from modelshelf.testing.reference import ReferenceScheme, make_draft
+from modelshelf.testing.reference import ReferenceScheme, change_stage, make_draft, point_alias
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -164,8 +164,8 @@ class MetadataStoreMachine(RuleBasedStateMachine):
         assert self.store.delete(model_id) is None
         assert self.store.update(model_id, description="x", tags=None) is None
         assert (
-            self.store.set_stage(
-                model_id, Stage.STAGING, archive_others=False, actor="m", reason=""
+            change_stage(
+                self.store, model_id, Stage.STAGING, archive_others=False, actor="m", reason=""
             )
             == []
         )
@@ -186,8 +186,8 @@ class MetadataStoreMachine(RuleBasedStateMachine):
                 for i in self._ids_of(target.name)
                 if i != model_id and self.versions[i].stage is Stage.PRODUCTION
             ]
-        changed = self.store.set_stage(
-            model_id, stage, archive_others=archive_others, actor="machine", reason=""
+        changed = change_stage(
+            self.store, model_id, stage, archive_others=archive_others, actor="machine", reason=""
         )
         assert changed[0].model_id == model_id
         assert sorted(m.model_id for m in changed[1:]) == archived
@@ -206,8 +206,8 @@ class MetadataStoreMachine(RuleBasedStateMachine):
     def alias(self, data: st.DataObject, alias: str, remove: bool) -> None:
         model_id = data.draw(st.sampled_from(sorted(self.versions)), label="model_id")
         name = self.versions[model_id].name
-        previous = self.store.set_alias(
-            name, alias, None if remove else model_id, actor="machine", reason=""
+        previous = point_alias(
+            self.store, name, alias, None if remove else model_id, actor="machine", reason=""
         )
         assert previous == self.aliases.get((name, alias))
         if remove:

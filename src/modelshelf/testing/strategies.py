@@ -34,6 +34,7 @@ from modelshelf.metadata import (
     Stage,
     TrainingInfo,
 )
+from modelshelf.signatures import DTYPES, ColumnSpec, Schema, Signature, TensorSpec
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -233,6 +234,35 @@ def training_info() -> SearchStrategy[TrainingInfo]:
     )
 
 
+def schemas() -> SearchStrategy[Schema]:
+    """A table of uniquely named, typed columns, or an array with a free batch dimension."""
+    columns = st.lists(
+        st.builds(ColumnSpec, name=_text(min_size=1), dtype=st.sampled_from(DTYPES)),
+        min_size=1,
+        max_size=5,
+        unique_by=lambda column: column.name,
+    ).map(lambda found: Schema(columns=found))
+    tensors = st.builds(
+        lambda dtype, dims: Schema(tensor=TensorSpec(dtype=dtype, shape=(None, *dims))),
+        st.sampled_from(DTYPES),
+        st.lists(st.integers(min_value=0, max_value=4096), max_size=3),
+    )
+    return columns | tensors
+
+
+def signatures() -> SearchStrategy[Signature]:
+    """Signatures: inputs always, outputs sometimes."""
+    return st.builds(Signature, inputs=schemas(), outputs=st.none() | schemas())
+
+
+def input_examples() -> SearchStrategy[list[JSONValue] | None]:
+    """Stored input examples: None, a few records, or a few rows."""
+    scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | _text(max_size=8)
+    records = st.lists(st.dictionaries(_text(min_size=1, max_size=8), scalars, max_size=4))
+    rows = st.lists(st.lists(scalars | st.floats(allow_nan=False, allow_infinity=False)))
+    return st.none() | records.filter(bool) | rows.filter(bool)
+
+
 _METADATA_FIELDS = frozenset(attrs.fields_dict(ModelMetadata))
 _DRAFT_FIELDS = frozenset(attrs.fields_dict(ModelDraft))
 
@@ -272,7 +302,13 @@ def _draw_fields(draw: st.DrawFn, overrides: dict[str, Any]) -> dict[str, Any]:
         ),
         "parent_id": pick("parent_id", st.none() | st.integers(min_value=1, max_value=2**31)),
         "checkpoint": pick("checkpoint", st.just(False)),
+        "signature": pick("signature", st.none() | signatures()),
+        "input_example": pick("input_example", input_examples()),
     }
+    # Steps name the version's own artifacts, in an order of their own.
+    names = sorted(fields["artifacts"])
+    steps = st.lists(st.sampled_from(names), unique=True) if names else st.just([])
+    fields["preprocessing"] = pick("preprocessing", steps)
     return fields
 
 
@@ -328,6 +364,7 @@ def _hypothesis_setup_hook() -> None:
     st.register_type_strategy(ModelDraft, model_drafts())
     st.register_type_strategy(TrainingInfo, training_info())
     st.register_type_strategy(ArtifactRef, artifact_refs())
+    st.register_type_strategy(Signature, signatures())
 
 
 __all__ = [
@@ -335,6 +372,7 @@ __all__ = [
     "artifact_refs",
     "created_at",
     "hyperparameters",
+    "input_examples",
     "invalid_model_names",
     "json_values",
     "metric_names",
@@ -342,6 +380,8 @@ __all__ = [
     "model_drafts",
     "model_metadata",
     "model_names",
+    "schemas",
+    "signatures",
     "stages",
     "tags",
     "training_info",

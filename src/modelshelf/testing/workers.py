@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelshelf.errors import DuplicateVersionError
 from modelshelf.metadata import Stage
-from modelshelf.testing.reference import ReferenceScheme, make_draft
+from modelshelf.testing.reference import ReferenceScheme, change_stage, make_draft
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -244,11 +244,11 @@ def promote_in_turn(store: MetadataStore, model_ids: Sequence[int], rounds: int,
     done = 0
     for _ in range(rounds):
         for model_id in model_ids:
-            changed = store.set_stage(
-                model_id, Stage.PRODUCTION, archive_others=True, actor=actor, reason="race"
+            changed = change_stage(
+                store, model_id, Stage.PRODUCTION, archive_others=True, actor=actor, reason="race"
             )
             if not changed or changed[0].model_id != model_id:
-                raise AssertionError(f"set_stage({model_id}) returned {changed!r}")
+                raise AssertionError(f"change_stage({model_id}) returned {changed!r}")
             done += 1
     return done
 

@@ -22,29 +22,23 @@ Security, for a server that can promote models:
   never authorises anything.
 - Writes from another origin are refused (``Origin``, ``Sec-Fetch-Site``,
   ``Referer``), and the pages cannot be framed (no click-jacking a promote).
+
+This module holds the routes and their handlers (pages, then writes) and
+builds the app; ``_guard`` holds the checks above and the registry's thread,
+``_queries`` what each page reads, ``_pages`` the helpers they share.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import hmac
-import math
-import re
 import secrets
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlencode, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
-from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -60,21 +54,45 @@ from modelshelf.errors import (
 )
 from modelshelf.metadata import Stage, check_alias
 from modelshelf.query import ORDER_FIELDS, lower_is_better
-from modelshelf.ui.filters import VersionFilters, parse_filters, parse_tags
+
+# Names of the parts, importable from here as before.
+from modelshelf.ui._guard import SAFE_METHODS as SAFE_METHODS
+from modelshelf.ui._guard import SECURITY_HEADERS as SECURITY_HEADERS
+from modelshelf.ui._guard import Guard as Guard
+from modelshelf.ui._guard import RegistryWorker as RegistryWorker
+from modelshelf.ui._pages import DONE_MESSAGES as DONE_MESSAGES
+from modelshelf.ui._pages import (
+    _done_message,
+    _fingerprint,
+    _fmt,
+    _here,
+    _link,
+    _local_path,
+    _page_number,
+    _parse_tag_lines,
+    _size,
+    _status_for,
+    _tags_text,
+    _when,
+)
+from modelshelf.ui._queries import NAMES_PER_PAGE as NAMES_PER_PAGE
+from modelshelf.ui._queries import compare_data as compare_data
+from modelshelf.ui._queries import home_data as home_data
+from modelshelf.ui._queries import model_data as model_data
+from modelshelf.ui._queries import page_of as page_of
+from modelshelf.ui._queries import version_data as version_data
+from modelshelf.ui.filters import VersionFilters, parse_filters
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-    from datetime import datetime
+    from collections.abc import AsyncIterator, Callable, Iterable
 
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.requests import Request
 
-    from modelshelf.metadata import ModelMetadata
-    from modelshelf.protocols import AuditEvent
     from modelshelf.registry import ModelRegistry
+
 
 __all__ = ["DEFAULT_HOSTS", "TOKEN_HEADER", "create_app"]
 
-T = TypeVar("T")
 
 HERE = Path(__file__).parent
 #: Host names a request may carry when no others are allowed explicitly.
@@ -83,395 +101,7 @@ DEFAULT_HOSTS = ("127.0.0.1", "localhost", "::1")
 TOKEN_HEADER = "X-Modelshelf-Token"
 #: Header the pages' script sends to get a page's fingerprint instead of its HTML.
 POLL_HEADER = "X-Modelshelf-Poll"
-NAMES_PER_PAGE = 50
 MAX_COMPARED = 50
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-#: What the pages may load: only this server's own files (the charts are inline SVG).
-SECURITY_HEADERS = {
-    "content-security-policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-    ),
-    "x-frame-options": "DENY",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "same-origin",
-    "cache-control": "no-store",
-}
-#: What a successful write says on the page it returns to.
-DONE_MESSAGES = {
-    "stage": "{ref} moved to {stage}.",
-    "rollback": "Rolled back {ref}: its previous Production version is back.",
-    "alias": "Alias {alias} now points at {ref}.",
-    "alias-deleted": "Alias {alias} removed.",
-    "edited": "Saved {ref}.",
-    "info": "Saved the description and tags of {ref}.",
-}
-_SAFE_TEXT = re.compile(r"[A-Za-z0-9._:+@/-]{1,300}")
-
-
-# -- the registry's thread -------------------------------------------------------------
-
-
-class RegistryWorker:
-    """Runs every registry call on one dedicated thread.
-
-    One thread means two requests never interleave inside a store (no store
-    connection is used by two threads at once), and the event loop stays free
-    for other requests meanwhile. The thread starts with the first call and
-    ends when the app shuts down.
-    """
-
-    def __init__(self, registry: ModelRegistry) -> None:
-        self.registry = registry
-        self._executor: ThreadPoolExecutor | None = None
-
-    async def run(self, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelshelf-ui")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, partial(func, self.registry, *args, **kwargs)
-        )
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-
-
-# -- security ----------------------------------------------------------------------------
-
-
-def _host_name(host_header: str) -> str:
-    """``[::1]:8008`` -> ``::1``; ``localhost:8008`` -> ``localhost``."""
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        return host[1:].partition("]")[0]
-    return host.rpartition(":")[0] if host.count(":") == 1 else host
-
-
-class Guard:
-    """ASGI middleware: host check, writes off or same-origin, security headers."""
-
-    def __init__(
-        self, app: ASGIApp, *, allowed_hosts: frozenset[str] | None, allow_writes: bool
-    ) -> None:
-        self.app = app
-        self.allowed_hosts = allowed_hosts
-        self.allow_writes = allow_writes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope)
-        refusal = self.refusal(request)
-        if refusal is not None:
-            status, message = refusal
-            response: Response = JSONResponse({"error": message}, status_code=status)
-            if "text/html" in request.headers.get("accept", ""):
-                response = _plain_page(message, status)
-            await self._with_headers(response)(scope, receive, send)
-            return
-        await self._with_headers(self.app)(scope, receive, send)
-
-    def refusal(self, request: Request) -> tuple[int, str] | None:
-        host = request.headers.get("host", "")
-        if self.allowed_hosts is not None and _host_name(host) not in self.allowed_hosts:
-            return 421, f"refused: host {host!r} is not this server's (DNS rebinding?)"
-        if request.method in SAFE_METHODS:
-            return None
-        if not self.allow_writes:
-            return 403, "refused: this server is read-only (start it with --allow-writes)"
-        expected = f"{request.url.scheme}://{host}".lower()
-        origin = request.headers.get("origin")
-        if origin is not None and origin.lower() != expected:
-            return 403, f"refused: a write from another origin ({origin})"
-        fetch_site = request.headers.get("sec-fetch-site")
-        if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-            return 403, f"refused: a write from another site (Sec-Fetch-Site: {fetch_site})"
-        referer = request.headers.get("referer")
-        if origin is None and referer:
-            parts = urlsplit(referer)
-            if f"{parts.scheme}://{parts.netloc}".lower() != expected:
-                return 403, "refused: a write from another origin (Referer)"
-        return None
-
-    @staticmethod
-    def _with_headers(app: ASGIApp) -> ASGIApp:
-        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    headers = MutableHeaders(scope=message)
-                    for key, value in SECURITY_HEADERS.items():
-                        headers.setdefault(key, value)
-                await send(message)
-
-            await app(scope, receive, send_with_headers)
-
-        return wrapped
-
-
-def _plain_page(message: str, status: int) -> Response:
-    body = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>refused</title>'
-        '</head><body><p class="error" role="alert">'
-        f"{Markup.escape(message)}</p></body></html>"
-    )
-    return Response(body, status_code=status, media_type="text/html")
-
-
-# -- helpers for pages -------------------------------------------------------------------
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "—" if value is None else str(value)
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _size(size: int) -> str:
-    amount = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if amount < 1024 or unit == "GiB":
-            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    return f"{size} B"  # pragma: no cover - the loop always returns
-
-
-def _link(request: Request, **changes: object) -> str:
-    """This page's URL with some query parameters changed (None removes one)."""
-    params = dict(request.query_params)
-    for key in ("done", "ref", "stage_to", "alias_name", "token"):
-        params.pop(key, None)
-    for key, value in changes.items():
-        if value is None:
-            params.pop(key, None)
-        else:
-            params[key] = str(value)
-    query = urlencode(params)
-    return request.url.path + (f"?{query}" if query else "")
-
-
-def _here(request: Request) -> str:
-    query = urlencode(
-        [
-            (k, v)
-            for k, v in request.query_params.multi_items()
-            if k not in ("done", "ref", "stage_to", "alias_name", "token")
-        ]
-    )
-    return request.url.path + (f"?{query}" if query else "")
-
-
-def _fingerprint(data: Mapping[str, Any]) -> str:
-    """Changes whenever anything the page shows changes (frozen values repr stably)."""
-    return hashlib.sha256(repr(sorted(data.items())).encode()).hexdigest()[:20]
-
-
-def _tags_text(tags: Mapping[str, str]) -> str:
-    return "\n".join(f"{k}={v}" for k, v in tags.items())
-
-
-def _parse_tag_lines(text: str) -> dict[str, str]:
-    return parse_tags(",".join(line for line in text.splitlines() if line.strip()))
-
-
-# -- what each page reads (on the registry's thread) -------------------------------------
-
-
-def _latest(registry: ModelRegistry, name: str, **filters: Any) -> ModelMetadata | None:
-    found = registry.list_models(
-        model_name=name, order_by="version", descending=True, limit=1, **filters
-    )
-    return found[0] if found else None
-
-
-def home_data(registry: ModelRegistry, search: str, tag_text: str, page: int) -> dict[str, Any]:
-    """The model list: names are few, so they are filtered here; versions are only counted."""
-    tags = parse_tags(tag_text)
-    names = registry.list_model_names(tags=tags or None)
-    if search:
-        names = [name for name in names if search.lower() in name.lower()]
-    pages = max(1, math.ceil(len(names) / NAMES_PER_PAGE))
-    page = min(page, pages)
-    rows = []
-    for name in names[(page - 1) * NAMES_PER_PAGE : page * NAMES_PER_PAGE]:
-        try:
-            info = registry.get_model_info(name)
-        except ModelNotFoundError:  # deleted meanwhile
-            continue
-        rows.append(
-            {
-                "name": name,
-                "info": info,
-                "count": registry.count_models(model_name=name),
-                "latest": _latest(registry, name),
-                "production": _latest(registry, name, stage=Stage.PRODUCTION),
-            }
-        )
-    events = registry.audit_log()[-10:][::-1]
-    return {"names": rows, "total": len(names), "page": page, "pages": pages, "events": events}
-
-
-def page_of(
-    registry: ModelRegistry, query: dict[str, Any], filters: VersionFilters, total: int
-) -> list[ModelMetadata]:
-    """One page of versions, read from whichever end of the order is nearer.
-
-    A store reaches ``offset`` by walking past that many rows, so the last page
-    of 100,000 would cost a walk through all of them. Past the middle, the page
-    is read in the opposite order from the other end and turned around: every
-    order breaks ties by id, so the reversal is exact.
-    """
-    window = filters.window()
-    offset, limit = window["offset"], window["limit"]
-    key = filters.order_by
-    if offset >= total:
-        return []
-    if offset <= total // 2:
-        return registry.list_models(**query, **window)
-    if key in ORDER_FIELDS or key in filters.min_metrics or key in filters.max_metrics:
-        return _from_the_end(registry, query, filters, total)
-    # A metric order puts the versions lacking that metric last in both
-    # directions, so only the versions having it can be read from their far end.
-    having_query = {
-        **query,
-        "min_metrics": {**query.get("min_metrics", {}), key: -sys.float_info.max},
-    }
-    having = registry.count_models(**having_query)
-    if offset + min(limit, total - offset) <= having:
-        return _from_the_end(registry, having_query, filters, having)
-    return registry.list_models(**query, **window)
-
-
-def _from_the_end(
-    registry: ModelRegistry, query: dict[str, Any], filters: VersionFilters, total: int
-) -> list[ModelMetadata]:
-    offset = (filters.page - 1) * filters.per_page
-    count = min(filters.per_page, total - offset)
-    rows = registry.list_models(
-        **query,
-        order_by=filters.order_by,
-        descending=not filters.descending,
-        limit=count,
-        offset=total - offset - count,
-    )
-    return rows[::-1]
-
-
-def model_data(registry: ModelRegistry, name: str, filters: VersionFilters) -> dict[str, Any]:
-    """One name's versions table: a count and one page, both answered by the store."""
-    info = registry.get_model_info(name)
-    query = filters.query(name)
-    total = registry.count_models(**query)
-    rows = page_of(registry, query, filters, total)
-    metrics = sorted({metric for m in rows for metric in m.metrics})
-    filtered = query != {"model_name": name}
-    return {
-        "filters": filters,
-        "info": info,
-        "all": registry.count_models(model_name=name) if filtered else total,
-        "total": total,
-        "rows": rows,
-        "scores": {m.model_id: registry.score(m) for m in rows},
-        "metrics": metrics,
-        "production": _latest(registry, name, stage=Stage.PRODUCTION),
-        "events": [e for e in registry.audit_log(name)][-8:][::-1],
-    }
-
-
-def version_data(registry: ModelRegistry, name: str, version: str) -> dict[str, Any]:
-    """One version, its ancestors (bounded, so a cycle in old records cannot hang a page)."""
-    metadata = registry.get_metadata(model_name=name, version=version)
-    lineage: list[ModelMetadata | int] = []
-    parent, seen = metadata.parent_id, {metadata.model_id}
-    while parent is not None and parent not in seen and len(lineage) < 25:
-        seen.add(parent)
-        try:
-            ancestor = registry.get_metadata(parent)
-        except ModelNotFoundError:
-            lineage.append(parent)  # recorded, since deleted
-            break
-        lineage.append(ancestor)
-        parent = ancestor.parent_id
-    history = [e for e in registry.audit_log(name) if _concerns(e, metadata)][::-1]
-    return {
-        "m": metadata,
-        "score": registry.score(metadata),
-        "lineage": lineage,
-        "history": history,
-        "production": _latest(registry, name, stage=Stage.PRODUCTION),
-    }
-
-
-def _concerns(event: AuditEvent, metadata: ModelMetadata) -> bool:
-    # Events that carry the version's id match by it: a version string can be
-    # handed out again after a delete, an id never is.
-    event_id = getattr(event, "model_id", None)
-    return (
-        event_id == metadata.model_id
-        if event_id is not None
-        else (event.version == metadata.version)
-    )
-
-
-def compare_data(registry: ModelRegistry, picked: list[int | str]) -> dict[str, Any]:
-    """Picked versions grouped by name: a metric is only charted against its own name's."""
-    versions: dict[int, ModelMetadata] = {}
-    for reference in picked:
-        metadata = registry.get_metadata(reference)
-        versions.setdefault(metadata.model_id, metadata)
-    groups: dict[str, list[ModelMetadata]] = {}
-    for metadata in sorted(versions.values(), key=lambda m: m.model_id):
-        groups.setdefault(metadata.model_name, []).append(metadata)
-    ordered = [m for group in groups.values() for m in group]
-    metrics = sorted({k for m in ordered for k in m.metrics})
-    best: dict[tuple[str, str], float] = {}
-    for name, group in groups.items():
-        for metric in metrics:
-            values = [m.metrics[metric] for m in group if metric in m.metrics]
-            if len(values) > 1:
-                best[name, metric] = min(values) if lower_is_better(metric) else max(values)
-    params = sorted({k for m in ordered for k in m.hyperparameters})
-    differing = {
-        key for key in params if len({repr(m.hyperparameters.get(key)) for m in ordered}) > 1
-    }
-    charts = []
-    colours = report.SERIES_COLOURS
-    for index, (name, group) in enumerate(groups.items()):
-        shown = [metric for metric in metrics if any(metric in m.metrics for m in group)]
-        charts.append(
-            {
-                "name": name,
-                "colour": colours[index % len(colours)],
-                "count": len(group),
-                "charts": [
-                    (
-                        metric,
-                        Markup(  # the report's SVG escapes every piece of text
-                            report._line_chart(name, group, metric, colours[index % len(colours)])
-                        ),
-                    )
-                    for metric in shown
-                ],
-            }
-        )
-    return {
-        "versions": ordered,
-        "groups": groups,
-        "metrics": metrics,
-        "best": best,
-        "params": params,
-        "differing": differing,
-        "charts": charts,
-        "scores": {m.model_id: registry.score(m) for m in ordered},
-    }
 
 
 # -- the app -------------------------------------------------------------------------------
@@ -765,47 +395,6 @@ class UI:
             back=str(request.url_for("model", name=name).path),
             on_error=("model.html", model_data, (name, VersionFilters())),
         )
-
-
-def _page_number(text: str) -> int:
-    return int(text) if text.isdigit() and int(text) > 0 else 1
-
-
-def _status_for(exc: ModelShelfError) -> int:
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, InvalidInputError):
-        return 400
-    return 500
-
-
-def _local_path(target: str) -> bool:
-    """Only a path on this server may be a redirect target (no open redirect)."""
-    return (
-        target.startswith("/")
-        and not target.startswith("//")
-        and "\\" not in target
-        and not any(ord(ch) < 32 for ch in target)
-    )
-
-
-def _done_message(request: Request) -> str | None:
-    params = request.query_params
-    template = DONE_MESSAGES.get(params.get("done", ""))
-    if template is None:
-        return None
-    values = {}
-    for key, param in (("ref", "ref"), ("stage", "stage_to"), ("alias", "alias_name")):
-        text = params.get(param, "")
-        if not _SAFE_TEXT.fullmatch(text):
-            text = ""
-        values[key] = text
-    if values["stage"]:
-        try:
-            values["stage"] = Stage.parse(values["stage"]).value
-        except InvalidInputError:
-            values["stage"] = ""
-    return template.format(**values)
 
 
 def create_app(

@@ -7,11 +7,10 @@ printed.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from typing import TYPE_CHECKING
 
 from modelshelf.errors import InvalidInputError
+from modelshelf.listening import WILDCARDS, bind, url_for
 from modelshelf.ui.app import DEFAULT_HOSTS, create_app
 
 if TYPE_CHECKING:
@@ -20,36 +19,6 @@ if TYPE_CHECKING:
     from modelshelf.registry import ModelRegistry
 
 __all__ = ["bind", "serve"]
-
-WILDCARDS = ("0.0.0.0", "::", "")
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (``port=0``: any free one)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        # Listening now: a browser opening the printed URL at once waits in the
-        # backlog instead of being refused while uvicorn starts.
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
-def url_for(host: str, port: int) -> str:
-    """The address a browser on this machine should open."""
-    shown = "127.0.0.1" if host in WILDCARDS else host
-    try:
-        if ipaddress.ip_address(shown).version == 6:
-            shown = f"[{shown}]"
-    except ValueError:
-        pass  # a host name
-    return f"http://{shown}:{port}/"
 
 
 def serve(
