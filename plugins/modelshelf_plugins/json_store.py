@@ -136,7 +136,7 @@ class _Index:
             return
         if op == "add":
             try:
-                metadata = converter.structure(entry["data"], ModelMetadata)
+                metadata = converter.structure_stored(entry["data"])
             except InvalidInputError as exc:  # MetadataValidationError, bad fields
                 self._keep_damaged(entry, exc, where)
                 return

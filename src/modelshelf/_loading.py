@@ -27,6 +27,7 @@ from modelshelf.errors import (
     InvalidInputError,
     ModelNotFoundError,
 )
+from modelshelf.metadata import check_model_id
 from modelshelf.query import Query
 from modelshelf.references import Reference, parse_reference
 from modelshelf.selectors import (
@@ -86,6 +87,14 @@ def get_metadata(
     another (``get_metadata("a:1.0.0", model_name="b")``) is an
     InvalidInputError, never silently outvoted.
     """
+    if model_name is None and version is None and (reference is None) != (model_id is None):
+        # By id alone, the everyday load: nothing to merge or cross-check.
+        given = model_id if reference is None else reference
+        if type(given) is int:
+            found = self.store.get(check_model_id(given))
+            if found is None:
+                raise ModelNotFoundError(f"no model version has id {given}")
+            return found
     selector = parse_selector(
         reference,
         model_id=model_id,
