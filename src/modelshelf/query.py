@@ -171,18 +171,18 @@ class Query:
         """Reference semantics of the filter part of the query."""
         m = metadata
         return (
-            (self.model_name is None or m.model_name == self.model_name)
+            m.checkpoint is self.checkpoints  # first: most scans stop or pass here
+            and (self.model_name is None or m.model_name == self.model_name)
             and (self.model_type is None or m.model_type == self.model_type)
             and (self.version is None or m.version == self.version)
             and (self.stage is None or m.stage is self.stage)
             and (self.alias is None or self.alias in m.aliases)
-            and all(m.tags.get(k) == v for k, v in self.tags.items())
-            and all(bound.accepts(m.metrics) for bound in self.bounds)
+            and (not self.tags or all(m.tags.get(k) == v for k, v in self.tags.items()))
+            and (not self.bounds or all(bound.accepts(m.metrics) for bound in self.bounds))
             and (self.created_after is None or m.created_at >= self.created_after)
             and (self.created_before is None or m.created_at < self.created_before)
             and (self.dataset is None or m.training_info.dataset == self.dataset)
             and (self.is_ensemble is None or m.training_info.is_ensemble is self.is_ensemble)
-            and m.checkpoint is self.checkpoints
         )
 
 
