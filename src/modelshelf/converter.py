@@ -224,9 +224,11 @@ def loads(text: str | bytes) -> ModelMetadata:
 # trusted path never accepts what the strict one would refuse.
 
 _STAGES = {stage.value: stage for stage in Stage}
-_METADATA_KEYS = frozenset([*(a.name for a in ModelMetadata.__attrs_attrs__), "schema_version"])
-_TRAINING_KEYS = frozenset(a.name for a in TrainingInfo.__attrs_attrs__)
-_ARTIFACT_KEYS = frozenset(a.name for a in ArtifactRef.__attrs_attrs__)
+# Exactly the converter's keys: the trusted path reads every one of them (a
+# missing key is a KeyError, so the strict path), and the count rules out extras.
+_METADATA_FIELDS = len(ModelMetadata.__attrs_attrs__) + 1  # and "schema_version"
+_TRAINING_FIELDS = len(TrainingInfo.__attrs_attrs__)
+_ARTIFACT_FIELDS = len(ArtifactRef.__attrs_attrs__)
 _HEX = "0123456789abcdef"
 _set = object.__setattr__
 _new = object.__new__
@@ -347,7 +349,7 @@ def _plain_json(value: Any, depth: int = 0) -> None:
 
 
 def _artifact(data: Any) -> ArtifactRef:
-    if type(data) is not dict or data.keys() != _ARTIFACT_KEYS:
+    if type(data) is not dict or len(data) != _ARTIFACT_FIELDS:
         raise _Untrusted
     sha256, size, signature = data["sha256"], data["size"], data["signature"]
     if (
@@ -371,7 +373,7 @@ def _artifact(data: Any) -> ArtifactRef:
 
 
 def _training_info(data: Any) -> TrainingInfo:
-    if type(data) is not dict or data.keys() != _TRAINING_KEYS:
+    if type(data) is not dict or len(data) != _TRAINING_FIELDS:
         raise _Untrusted
     n_samples, counts = data["n_samples"], data["class_distribution"]
     quality, is_ensemble, extra = data["data_quality_score"], data["is_ensemble"], data["extra"]
@@ -402,7 +404,7 @@ def _training_info(data: Any) -> TrainingInfo:
 
 def _trusted(data: dict[str, Any]) -> ModelMetadata:
     """Build a version from a payload in exactly the converter's own shape."""
-    if data.keys() != _METADATA_KEYS or data["schema_version"] != SCHEMA_VERSION:
+    if len(data) != _METADATA_FIELDS or data["schema_version"] != SCHEMA_VERSION:
         raise _Untrusted
     model_id, metrics, hyperparameters = data["model_id"], data["metrics"], data["hyperparameters"]
     tags, stage, created = data["tags"], data["stage"], data["created_at"]
