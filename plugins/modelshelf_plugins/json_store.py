@@ -25,6 +25,7 @@ import os
 import threading
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -499,6 +500,9 @@ class JsonStore:
             candidates = [index.record(i) for i in ids]
         elif index.damaged:
             raise next(iter(index.damaged.values()))[0]  # it could match: say so
+        if query.names_at_most:
+            checkpoints = query.checkpoints
+            return [m for m in candidates if m.checkpoint is checkpoints]
         result = []
         for metadata in candidates:
             if query.alias is not None:
@@ -527,8 +531,11 @@ class JsonStore:
                         return (m.stage.value, m.model_id)
                     return (getattr(m, field), m.model_id)
 
-                rows.sort(key=key, reverse=reverse)
+                by_id = field == "model_id"  # ids are unique: no tie to break
+                rows.sort(key=attrgetter("model_id") if by_id else key, reverse=reverse)
             end = None if query.limit is None else query.offset + query.limit
+            if not index.aliases:
+                return rows[query.offset : end]
             return [index.with_aliases(m) for m in rows[query.offset : end]]
 
     def count(self, query: Query) -> int:

@@ -167,6 +167,22 @@ class Query:
     def orders_by_metric(self) -> bool:
         return self.order_by not in ORDER_FIELDS
 
+    @property
+    def names_at_most(self) -> bool:
+        """Whether the filter part is at most a model name and the checkpoint flag.
+
+        A store that keeps versions by name then needs no :meth:`matches` per
+        version. Compared field by field, so a filter added later counts.
+        """
+        return self == Query(
+            model_name=self.model_name,
+            checkpoints=self.checkpoints,
+            order_by=self.order_by,
+            descending=self.descending,
+            limit=self.limit,
+            offset=self.offset,
+        )
+
     def matches(self, metadata: ModelMetadata) -> bool:
         """Reference semantics of the filter part of the query."""
         m = metadata
