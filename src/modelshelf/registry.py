@@ -465,12 +465,20 @@ class ModelRegistry:
         model_name: str | None = None,
         version: str | int | None = None,
         strict: bool = False,
+        mmap_mode: str | None = None,
     ) -> Any:
         """Load a model, or return None (with a logged reason) if it is missing
         or its bytes fail verification. ``strict=True`` raises instead.
 
         Failed verification also emits an :class:`IntegrityWarning`: a None
         that hides tampered bytes must never pass for a plain "not there".
+
+        ``mmap_mode="r"`` (or ``"c"``) memory-maps the model's arrays instead
+        of reading them into memory, for serializers that can (joblib). The
+        file is first copied, hashed on the way, into a directory only this
+        process's user can enter, and checked; only that private copy is
+        mapped, so a writer of the storage cannot change the bytes after the
+        check (see docs/security.md).
         """
         return _loading.load_model(
             self,
@@ -479,6 +487,7 @@ class ModelRegistry:
             model_name=model_name,
             version=version,
             strict=strict,
+            mmap_mode=mmap_mode,
         )
 
     def load(self, reference: int | str) -> LoadedModel:
