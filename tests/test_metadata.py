@@ -11,6 +11,7 @@ import pytest
 
 from modelshelf import (
     ArtifactRef,
+    InvalidInputError,
     InvalidMetadataError,
     ModelMetadata,
     Stage,
@@ -190,9 +191,9 @@ def test_trusted_path_refuses_what_the_strict_path_refuses(path: str, value: Any
     for key in parents:
         target = target[key]
     target[leaf] = value
-    with pytest.raises(ValueError) as strict:
+    with pytest.raises(InvalidInputError) as strict:
         converter.structure(json.loads(json.dumps(data)), ModelMetadata)
-    with pytest.raises(ValueError) as trusted:
+    with pytest.raises(InvalidInputError) as trusted:
         converter.structure_stored(json.loads(json.dumps(data)))
     assert type(trusted.value) is type(strict.value)
     assert str(trusted.value) == str(strict.value)

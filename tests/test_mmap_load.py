@@ -33,6 +33,7 @@ def test_arrays_are_mapped_from_a_private_copy(
     assert isinstance(weights, np.memmap)
     assert np.array_equal(weights, np.arange(300_000, dtype=np.float64))
     assert loaded["bias"] == 0.5
+    assert weights.filename is not None
     mapped = Path(weights.filename)
     assert mapped.parent.parent == scratch  # the copy, not the stored file
     assert mapped != stored
