@@ -35,7 +35,7 @@ def bench_json_growth(work: Path, quick: bool) -> list[Figure]:
     median. Both stores are filled through ``add_many``.
     """
     from modelshelf import ModelRegistry
-    from modelshelf_plugins.json_store import MAX_JOURNAL_BYTES, MIN_COMPACTION_LINES
+    from modelshelf_plugins.json_store import MIN_COMPACTION_LINES
 
     size = 2_000 if quick else 10_000
     model = small_model()
@@ -46,10 +46,11 @@ def bench_json_growth(work: Path, quick: bool) -> list[Figure]:
         registries.append(registry)
     small, large = registries
     journal = large.store.directory / "index.journal"  # type: ignore[attr-defined]
-    # The big store folds after max(MIN_COMPACTION_LINES, size) lines or
-    # MAX_JOURNAL_BYTES of journal; a save's line is about a kilobyte.
-    line = 1100
-    saves = min(max(MIN_COMPACTION_LINES, size), MAX_JOURNAL_BYTES // line) + 200
+    # The big store folds after max(MIN_COMPACTION_LINES, size) journal lines or
+    # json_store.MAX_JOURNAL_BYTES of journal, whichever comes first: save until it has
+    # folded once, then a few hundred more (bounded, in case it never does).
+    limit = max(MIN_COMPACTION_LINES, size) + 1000
+    after = 300
 
     def save(registry: Any) -> float:
         start = time.perf_counter()
@@ -65,10 +66,15 @@ def bench_json_growth(work: Path, quick: bool) -> list[Figure]:
             return int(json.loads(handle.readline())["generation"])
 
     first = generation()
-    for i in range(saves):
+    saves = 0
+    folded_at: int | None = None
+    while saves < limit and (folded_at is None or saves < folded_at + after):
         pair = [(large, mine), (small, floor)]
-        for registry, sink in pair if i % 2 else reversed(pair):
+        for registry, sink in pair if saves % 2 else reversed(pair):
             sink.append(save(registry))
+        saves += 1
+        if folded_at is None and saves % 50 == 0 and generation() > first:
+            folded_at = saves
     compactions = generation() - first
     for registry in registries:
         registry.close()
