@@ -4,7 +4,8 @@ Runs in a virtual environment of its own (``nox -s bench`` builds it), so
 MLflow's dependencies never meet the project's. It does what
 ``benchmarks/run.py`` does with modelshelf: save the same small model with
 the same metrics ``versions`` times as versions of one registered model,
-ask for the best version by f1, and load a version back; it prints one JSON
+list that model's versions, list the versions whose f1 passes a bound, ask
+for the best version by f1, and load a version back; it prints one JSON
 line of medians in seconds.
 
     python benchmarks/bench_mlflow.py WORKDIR VERSIONS REPEAT
@@ -72,6 +73,15 @@ def main(workdir: str, versions: int, repeat: int) -> dict[str, Any]:
     def load() -> Any:
         return mlflow.sklearn.load_model("models:/bench/1")
 
+    def listed() -> Any:
+        return client.search_model_versions("name='bench'")
+
+    def filtered() -> Any:
+        # The model registry cannot filter on metrics: runs can, then their versions.
+        runs = client.search_runs([experiment], filter_string="metrics.f1 >= 0.75")
+        ids = ", ".join(f"'{run.info.run_id}'" for run in runs)
+        return client.search_model_versions(f"run_id IN ({ids})")
+
     def timed(fn: Any) -> list[float]:
         fn()
         out = []
@@ -82,7 +92,10 @@ def main(workdir: str, versions: int, repeat: int) -> dict[str, Any]:
         return out
 
     assert str(best().version) == str(versions)
+    assert len(listed()) == versions
     return {
+        "list": statistics.median(timed(listed)),
+        "filtered": statistics.median(timed(filtered)),
         "version": mlflow.__version__,
         "save": statistics.median(saves),
         "best": statistics.median(timed(best)),

@@ -215,3 +215,25 @@ def test_a_page_of_the_registry_by_metric_walks_the_metric_index(
     assert [m.metrics[metric] for m in found] == sorted(
         (m.metrics[metric] for m in sqlite_registry.list_models()), reverse=True
     )
+
+
+def test_the_benchmarks_floors_read_what_the_stores_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The queries section times each store beside the same SELECT written by
+    hand; a floor that drifts from the store's statement measures nothing."""
+    import importlib
+    from pathlib import Path
+
+    from modelshelf_postgresql import PostgresDialect
+
+    from modelshelf.sql import Statements
+    from modelshelf_plugins.sqlite_dialect import SqliteDialect
+
+    benchmarks = Path(__file__).resolve().parent.parent / "benchmarks"
+    monkeypatch.syspath_prepend(str(benchmarks))
+    queries = importlib.import_module("sections.queries")
+
+    def words(sql: str) -> str:
+        return " ".join(sql.replace("(", " ( ").replace(")", " ) ").split())
+
+    assert words(queries.SQLITE_COLUMNS) == words(Statements(SqliteDialect()).select)
+    assert words(queries.POSTGRES_COLUMNS) == words(Statements(PostgresDialect()).select)

@@ -24,8 +24,9 @@ from harness import (
     median,
     ms,
     skipped,
+    timed,
 )
-from population import Row, populate_json, populate_sqlite, synthetic_rows
+from population import Row, populate, synthetic_rows
 
 # -- queries at scale ------------------------------------------------------------------
 
@@ -36,6 +37,89 @@ class QuerySpec:
     ours: Callable[[], object]
     floor: Callable[[], object]
     floor_label: str
+    #: A target of its own (materialising figures: ratio to the floor).
+    target: str = ""
+    #: Repeats, when the spec reads so many rows that the section's count is too many.
+    repeat: int | None = None
+    #: A second, narrower floor whose ratio goes in the note.
+    plain: Callable[[], object] | None = None
+    plain_label: str = ""
+
+
+#: The columns the SQL stores read for every version: the JSON document plus
+#: the mutable columns and side tables kept beside it. Word for word the
+#: SELECT of ``modelshelf.sql.Statements`` in each store's dialect
+#: (tests/test_query_plans.py checks it), written out so the floor is plain SQL.
+SQLITE_COLUMNS = """
+SELECT models.id, models.stage, models.description, models.data,
+       (SELECT json_group_object(t."key", t.value) FROM tags t WHERE t.model_id = models.id),
+       (SELECT json_group_array(a.alias) FROM aliases a WHERE a.model_id = models.id)
+FROM models
+"""
+POSTGRES_COLUMNS = """
+SELECT models.id, models.stage, models.description, models.data,
+       (SELECT json_object_agg(t.key, t.value)::text FROM tags t WHERE t.model_id = models.id),
+       (SELECT array_agg(a.alias) FROM aliases a WHERE a.model_id = models.id)
+FROM models
+"""
+MATERIALISE = "ratio <= 2"
+
+
+def _decoded(rows: list[Any]) -> list[Any]:
+    """The floor's own work on each row: ``json.loads`` of every JSON column."""
+    loads = json.loads
+    return [
+        (
+            model_id,
+            stage,
+            description,
+            loads(data),
+            loads(tags) if tags else None,
+            (loads(aliases) if isinstance(aliases, str) else aliases),
+        )
+        for model_id, stage, description, data, tags, aliases in rows
+    ]
+
+
+def materialising(
+    registry: Any, name: str, run: Callable[[str, tuple[Any, ...]], list[Any]], columns: str
+) -> list[QuerySpec]:
+    """``list_models()`` and ``get_model_versions()`` beside the same SELECT and
+    ``json.loads`` of the same columns, by hand: what is left is the cost of
+    turning rows into ModelMetadata."""
+    mark = "?" if "json_group_object" in columns else "%s"  # sqlite3's or psycopg's
+    every = f"{columns} WHERE NOT checkpoint ORDER BY models.id"
+    named = f"{columns} WHERE model_name = {mark} AND NOT checkpoint ORDER BY models.id"
+    plain_every = "SELECT id, data FROM models WHERE NOT checkpoint ORDER BY id"
+    plain_named = (
+        f"SELECT id, data FROM models WHERE model_name = {mark} AND NOT checkpoint "  # noqa: S608 - a placeholder; the value is bound
+        "ORDER BY id"
+    )
+
+    def plain(sql: str, params: tuple[Any, ...]) -> Callable[[], object]:
+        return lambda: [json.loads(data) for _, data in run(sql, params)]
+
+    label = "same SELECT + json.loads of its JSON columns"
+    return [
+        QuerySpec(
+            "list_models(): every version",
+            lambda: registry.list_models(),
+            lambda: _decoded(run(every, ())),
+            label,
+            target=MATERIALISE,
+            plain=plain(plain_every, ()),
+            plain_label="SELECT id, data + json.loads",
+        ),
+        QuerySpec(
+            "get_model_versions(name)",
+            lambda: registry.get_model_versions(name),
+            lambda: _decoded(run(named, (name,))),
+            label,
+            target=MATERIALISE,
+            plain=plain(plain_named, (name,)),
+            plain_label="SELECT id, data + json.loads",
+        ),
+    ]
 
 
 def sqlite_queries(registry: Any, rows: list[Row]) -> list[QuerySpec]:
@@ -45,7 +129,11 @@ def sqlite_queries(registry: Any, rows: list[Row]) -> list[QuerySpec]:
     def raw_rows(sql: str, params: tuple[Any, ...]) -> list[Any]:
         return [json.loads(data) for _, data in raw.execute(sql, params).fetchall()]
 
+    def run(sql: str, params: tuple[Any, ...]) -> list[Any]:
+        return raw.execute(sql, params).fetchall()
+
     return [
+        *materialising(registry, name, run, SQLITE_COLUMNS),
         QuerySpec(
             "list: type + min_f1, first 100",
             lambda: registry.list_models(model_type="Type3", min_f1=0.9, limit=100),
@@ -81,8 +169,7 @@ def sqlite_queries(registry: Any, rows: list[Row]) -> list[QuerySpec]:
 
 
 def json_queries(registry: Any, rows: list[Row]) -> list[QuerySpec]:
-    snapshot = json.loads((registry.store.snapshot_path).read_bytes())
-    dicts = [v["data"] for v in snapshot["versions"]]
+    dicts = [v["data"] for v in read_json_index(registry.store.directory)]
     by_ref = {(d["model_name"], d["version"]): d for d in dicts}
     name, version = rows[len(rows) // 2].model_name, rows[len(rows) // 2].version
 
@@ -97,6 +184,20 @@ def json_queries(registry: Any, rows: list[Row]) -> list[QuerySpec]:
         )
 
     return [
+        QuerySpec(
+            "list_models(): every version",
+            lambda: registry.list_models(),
+            lambda: [d for d in dicts if not d["checkpoint"]],
+            "scan of plain dicts",
+            target=MATERIALISE,
+        ),
+        QuerySpec(
+            "get_model_versions(name)",
+            lambda: registry.get_model_versions(name),
+            lambda: [d for d in dicts if d["model_name"] == name and not d["checkpoint"]],
+            "scan of plain dicts",
+            target=MATERIALISE,
+        ),
         QuerySpec(
             "list: type + min_f1, first 100",
             lambda: registry.list_models(model_type="Type3", min_f1=0.9, limit=100),
@@ -135,10 +236,17 @@ def time_specs(
     figures = []
     for spec in specs:
         assert spec.ours() is not None
-        mine, floor = interleaved(spec.ours, spec.floor, repeat)
-        target = ""
-        if size >= 100_000 and limit_ms and not spec.label.startswith("get"):
+        count = spec.repeat or repeat
+        if spec.target and size >= 100_000:
+            count = min(count, 7)  # every row of 100,000: each run takes seconds
+        mine, floor = interleaved(spec.ours, spec.floor, count, warmup=1)
+        target = spec.target
+        if not target and size >= 100_000 and limit_ms and not spec.label.startswith("get"):
             target = f"ours <= {limit_ms:g}"
+        extra = ""
+        if spec.plain is not None:
+            plain = median(timed(spec.plain, max(3, count // 2), warmup=1))
+            extra = f"; {median(mine) / plain:.2f}x of {spec.plain_label}"
         figures.append(
             Figure(
                 "queries",
@@ -148,38 +256,83 @@ def time_specs(
                 ms(median(floor)),
                 spec.floor_label,
                 target=target,
-                samples=repeat,
-                note=note,
+                samples=count,
+                note=note + extra,
             )
         )
     return figures
+
+
+#: How long opening a JSON store (snapshot + journal into memory) may take.
+JSON_OPEN_MS = {10_000: 200.0, 100_000: 2000.0}
+
+
+def read_json_index(directory: Path) -> list[dict[str, Any]]:
+    """Every version entry of a JSON store's files, as plain dicts: the floor of
+    opening one (its snapshot and journal read and parsed, nothing built)."""
+    versions: list[dict[str, Any]] = []
+    snapshot = directory / "index.json"
+    if snapshot.exists():
+        versions += json.loads(snapshot.read_bytes())["versions"]
+    journal = directory / "index.journal"
+    if journal.exists():
+        for line in journal.read_bytes().splitlines()[1:]:
+            entry = json.loads(line)
+            for part in entry["entries"] if entry["op"] == "batch" else [entry]:
+                if part["op"] == "add":
+                    versions.append(part)
+    return versions
+
+
+def json_open_figure(path: Path, size: int, repeat: int) -> Figure:
+    from modelshelf import ModelRegistry
+
+    def ours() -> None:
+        with ModelRegistry(path, store="json") as registry:
+            registry.count_models()
+
+    mine, floor = interleaved(ours, lambda: read_json_index(path), repeat, warmup=1)
+    limit = JSON_OPEN_MS.get(size)
+    return Figure(
+        "queries",
+        f"json {size:,}: open registry + count",
+        "ms",
+        ms(median(mine)),
+        ms(median(floor)),
+        "read + json.loads of its files",
+        target="" if limit is None else f"ours <= {limit:g}",
+        samples=repeat,
+    )
 
 
 def bench_queries(work: Path, quick: bool) -> list[Figure]:
     from modelshelf import ModelRegistry
 
     sizes = [1_000, 10_000] if quick else [1_000, 100_000]
+    json_sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
     repeat = 15 if quick else 60
     figures: list[Figure] = []
-    for size in sizes:
+    for size in sorted({*sizes, *json_sizes}):
         rows = synthetic_rows(size)
-        for store, populate, specs, limit_ms in (
-            ("sqlite", populate_sqlite, sqlite_queries, 5.0),
-            ("json", populate_json, json_queries, 0.0),
+        for store, specs, limit_ms in (
+            ("sqlite", sqlite_queries, 5.0),
+            ("json", json_queries, 0.0),
         ):
+            if size not in (json_sizes if store == "json" else sizes):
+                continue
             path = work / f"{store}-{size}"
             registry = ModelRegistry(path, store=store)
             started = time.perf_counter()
             populate(registry, rows)
             registry.close()
             built = time.perf_counter() - started
-            started = time.perf_counter()
-            registry = ModelRegistry(path, store=store)
-            registry.count_models()
-            opened = time.perf_counter() - started
-            note = f"filled in {built:.1f} s, opened in {ms(opened):.0f} ms"
-            figures += time_specs(specs(registry, rows), store, size, repeat, limit_ms, note)
-            registry.close()
+            note = f"filled by add_many in {built:.1f} s"
+            if store == "json":
+                figures.append(json_open_figure(path, size, 3 if size >= 100_000 else 7))
+            if size in sizes:
+                registry = ModelRegistry(path, store=store)
+                figures += time_specs(specs(registry, rows), store, size, repeat, limit_ms, note)
+                registry.close()
     reason = postgresql_available()
     if reason is not None:
         figures.append(skipped("queries", "postgresql: every query figure", reason))
@@ -215,8 +368,12 @@ def bench_postgresql_queries(work: Path, size: int, repeat: int) -> list[Figure]
             rows = raw.execute(query, params).fetchall()
             return [json.loads(data) for _, data in rows]
 
+        def run(query: str, params: tuple[Any, ...]) -> list[Any]:
+            return list(raw.execute(query, params).fetchall())
+
         kind = "LogisticRegression"
         specs = [
+            *materialising(registry, "model-42", run, POSTGRES_COLUMNS),
             QuerySpec(
                 "list: type + min_f1, first 100",
                 lambda: registry.list_models(model_type=kind, min_f1=0.9, limit=100),

@@ -22,7 +22,7 @@ from harness import (
     run_child,
     skipped,
 )
-from population import populate_sqlite, synthetic_rows
+from population import populate, synthetic_rows
 
 HEAVY = ("joblib", "cloudpickle", "numpy", "sklearn", "fsspec", "psycopg", "click", "rich")
 
@@ -113,7 +113,7 @@ def bench_startup(work: Path, quick: bool) -> list[Figure]:
         return figures
     listed = work / "cli-1000"
     registry = ModelRegistry(listed)
-    populate_sqlite(registry, synthetic_rows(1_000))
+    populate(registry, synthetic_rows(1_000))
     registry.close()
     script = str(Path(sys.executable).with_name("modelshelf"))
     cli_cmd = [script, "ls", "--registry", str(listed)]

@@ -28,6 +28,16 @@ class JoblibSerializer:
 
         return joblib.load(stream)
 
+    def load_mapped(self, path: str, mmap_mode: str) -> Any:
+        """Load from a file the registry verified and owns, arrays memory-mapped.
+
+        Only ever given a private, already checked copy (see
+        ``ModelRegistry.load_model(mmap_mode=...)``), never the stored file.
+        """
+        import joblib
+
+        return joblib.load(path, mmap_mode=mmap_mode)
+
 
 def _create(compress: int = 0) -> Serializer:
     return JoblibSerializer(compress=compress)

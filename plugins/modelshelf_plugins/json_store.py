@@ -25,6 +25,7 @@ import os
 import threading
 from contextlib import contextmanager, suppress
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +54,7 @@ from modelshelf.protocols import (
 from modelshelf_plugins.local_storage import fsync_directory
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from modelshelf.protocols import Changes
     from modelshelf.query import Query, Ranking
@@ -139,7 +140,7 @@ class _Index:
             return
         if op == "add":
             try:
-                metadata = converter.structure(entry["data"], ModelMetadata)
+                metadata = converter.structure_stored(entry["data"])
             except InvalidInputError as exc:  # MetadataValidationError, bad fields
                 self._keep_damaged(entry, exc, where)
                 return
@@ -517,6 +518,9 @@ class JsonStore:
             candidates = [index.record(i) for i in ids]
         elif index.damaged:
             raise next(iter(index.damaged.values()))[0]  # it could match: say so
+        if query.names_at_most:
+            checkpoints = query.checkpoints
+            return [m for m in candidates if m.checkpoint is checkpoints]
         result = []
         for metadata in candidates:
             if query.alias is not None:
@@ -545,8 +549,11 @@ class JsonStore:
                         return (m.stage.value, m.model_id)
                     return (getattr(m, field), m.model_id)
 
-                rows.sort(key=key, reverse=reverse)
+                by_id = field == "model_id"  # ids are unique: no tie to break
+                rows.sort(key=attrgetter("model_id") if by_id else key, reverse=reverse)
             end = None if query.limit is None else query.offset + query.limit
+            if not index.aliases:
+                return rows[query.offset : end]
             return [index.with_aliases(m) for m in rows[query.offset : end]]
 
     def count(self, query: Query) -> int:
@@ -621,6 +628,44 @@ class JsonStore:
                 ]
             )
             return metadata
+
+    def add_many(self, drafts: Iterable[ModelDraft], scheme: VersioningScheme) -> list[int]:
+        """Record many drafts, each as :meth:`add` would; their ids in order.
+
+        The bulk path for imports and benchmarks: versions are decided as
+        :meth:`add` decides them, one after another, and travel as a single
+        ``batch`` journal line with one fsync, so the call is all or nothing.
+        """
+        with self._locked() as index:
+            next_id = index.next_id
+            taken: dict[str, set[str]] = {}
+            highest: dict[str, tuple[str, str]] = {}
+            entries: list[dict[str, Any]] = []
+            for draft in drafts:
+                name = draft.model_name
+                high_water = highest.get(name) or index.high_water.get(name)
+                if draft.requested_version is not None:
+                    version = draft.requested_version
+                    if version in index.by_name.get(name, {}) or version in taken.get(name, ()):
+                        raise DuplicateVersionError(name, version)
+                    if version in index.retired.get(name, ()):
+                        raise RetiredVersionError(name, version)
+                elif high_water is not None:
+                    version = scheme.next_after(high_water[1])
+                else:
+                    version = scheme.first()
+                key = scheme.sort_key(version)
+                metadata = metadata_from_draft(draft, model_id=next_id, version=version)
+                taken.setdefault(name, set()).add(version)
+                if not draft.checkpoint and (high_water is None or (key, version) > high_water):
+                    highest[name] = (key, version)
+                entries.append(
+                    {"op": "add", "version_key": key, "data": converter.unstructure(metadata)}
+                )
+                next_id += 1
+            if entries:
+                self._append([{"op": "batch", "entries": entries}])
+            return [entry["data"]["model_id"] for entry in entries]
 
     def delete(self, model_id: int) -> ModelMetadata | None:
         with self._locked() as index:

@@ -135,16 +135,21 @@ class LocalArtifactStore:
 
     def path_for(self, key: str) -> Path:
         """The path of ``key``, refused unless it stays inside the root."""
+        return Path(self._checked_path(key))
+
+    def _checked_path(self, key: str) -> str:
+        """:meth:`path_for` as text: a load opens it without building a Path."""
         parts = check_key(key).split("/")
-        path = self.root.joinpath(*parts)
+        text = "/".join((self._root_text, *parts))
         if self._plainly_inside(parts):
-            return path
+            return text
+        path = self.root.joinpath(*parts)
         resolved = path.resolve()
         if not resolved.is_relative_to(self._resolved_root):
             raise UnsafePathError(
                 key, f"artifact key resolves to {resolved}, outside the storage directory"
             )
-        return path
+        return str(path)
 
     def _ensure_directory(self, directory: Path) -> None:
         if directory.is_dir():
@@ -177,7 +182,7 @@ class LocalArtifactStore:
         return StoredFile(key=key, sha256=writer.hexdigest(), size=writer.size)
 
     def open(self, key: str) -> IO[bytes]:
-        return open(self.path_for(key), "rb")
+        return open(self._checked_path(key), "rb")
 
     def delete(self, key: str) -> bool:
         path = self.path_for(key)

@@ -23,7 +23,6 @@ from modelshelf import hookimpl
 from modelshelf.errors import InvalidInputError, StoreError
 from modelshelf.protocols import MetadataStore, Provider
 from modelshelf.sql import (
-    MUTABLE_FIELDS,
     SqlStore,
     Statements,
     from_micros,
@@ -54,7 +53,6 @@ BUSY_TIMEOUT_SECONDS = 60.0
 
 DIALECT = SqliteDialect()
 STATEMENTS = Statements(DIALECT)
-_MUTABLE_FIELDS = MUTABLE_FIELDS
 #: A query's filters as a WHERE clause and its bound values.
 where_clause = STATEMENTS.where
 

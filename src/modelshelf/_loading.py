@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import os
+import tempfile
 import warnings
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -27,6 +29,7 @@ from modelshelf.errors import (
     InvalidInputError,
     ModelNotFoundError,
 )
+from modelshelf.metadata import check_model_id
 from modelshelf.query import Query
 from modelshelf.references import Reference, parse_reference
 from modelshelf.selectors import (
@@ -86,6 +89,14 @@ def get_metadata(
     another (``get_metadata("a:1.0.0", model_name="b")``) is an
     InvalidInputError, never silently outvoted.
     """
+    if model_name is None and version is None and (reference is None) != (model_id is None):
+        # By id alone, the everyday load: nothing to merge or cross-check.
+        given = model_id if reference is None else reference
+        if type(given) is int:
+            found = self.store.get(check_model_id(given))
+            if found is None:
+                raise ModelNotFoundError(f"no model version has id {given}")
+            return found
     selector = parse_selector(
         reference,
         model_id=model_id,
@@ -126,6 +137,7 @@ def load_model(
     model_name: str | None = None,
     version: str | int | None = None,
     strict: bool = False,
+    mmap_mode: str | None = None,
 ) -> Any:
     """Load a model, or return None (with a logged reason) if it is missing
     or its bytes fail verification. ``strict=True`` raises instead.
@@ -133,10 +145,13 @@ def load_model(
     Failed verification also emits an :class:`IntegrityWarning`: a None
     that hides tampered bytes must never pass for a plain "not there".
     """
+    _check_mmap_mode(mmap_mode)
     try:
         metadata = self.get_metadata(
             reference, model_id=model_id, model_name=model_name, version=version
         )
+        if mmap_mode is not None:
+            return _load_mapped(self, metadata.artifact, mmap_mode)
         return _load_artifact(self, metadata.artifact)
     except (ModelNotFoundError, IntegrityError, CorruptMetadataError) as exc:
         if strict:
@@ -150,10 +165,22 @@ def load_model(
         return None
 
 
-def load(self: ModelRegistry, reference: int | str) -> LoadedModel:
+def _check_mmap_mode(mmap_mode: str | None) -> None:
+    if mmap_mode is not None and mmap_mode not in MMAP_MODES:
+        raise InvalidInputError(
+            f"mmap_mode must be one of {', '.join(map(repr, MMAP_MODES))} or None, "
+            f"got {mmap_mode!r}"
+        )
+
+
+def load(self: ModelRegistry, reference: int | str, *, mmap_mode: str | None = None) -> LoadedModel:
     """Load a version's model, auxiliary artifacts and metadata; raises on any problem."""
+    _check_mmap_mode(mmap_mode)
     metadata = self.get_metadata(reference)
-    model = _load_artifact(self, metadata.artifact)
+    if mmap_mode is not None:
+        model = _load_mapped(self, metadata.artifact, mmap_mode)
+    else:
+        model = _load_artifact(self, metadata.artifact)
     extra = {name: _load_artifact(self, ref) for name, ref in metadata.artifacts.items()}
     return LoadedModel(model=model, artifacts=extra, metadata=metadata)
 
@@ -225,6 +252,66 @@ def _load_artifact(self: ModelRegistry, ref: ArtifactRef) -> Any:
             if not snapshot.rewound:
                 return model
     raise IntegrityError(ref.key, "the serializer could not read its verified copy")
+
+
+#: Memory-map modes a load may ask for: read-only, or copy-on-write.
+MMAP_MODES = ("r", "c")
+
+
+def _load_mapped(self: ModelRegistry, ref: ArtifactRef, mmap_mode: str) -> Any:
+    """Load with the arrays memory-mapped from a verified private copy.
+
+    Mapping the stored file itself would hand the serializer pages that a
+    writer of the storage can change after the hash was checked. So the file
+    is copied once, hashed while it is copied, into a fresh directory only
+    this user can enter (mode 0700); the copy is checked and only then
+    mapped. The directory is removed afterwards: a mapping outlives its
+    file's name on POSIX systems. The price is one sequential write of the
+    model to the temporary directory (``TMPDIR``, which should be a disk
+    rather than a RAM-backed tmpfs for this to save memory).
+    """
+    serializer = self._serializer_named(ref.serializer)
+    load_mapped = getattr(serializer, "load_mapped", None)
+    if load_mapped is None:
+        raise InvalidInputError(
+            f"the {serializer.name} serializer cannot memory-map a model; "
+            "load it without mmap_mode (joblib can)"
+        )
+    with tempfile.TemporaryDirectory(prefix="modelshelf-mmap-", ignore_cleanup_errors=True) as d:
+        private = os.path.join(d, f"model{serializer.file_extension}")
+        digest = hashlib.sha256()
+        size = 0
+        buffer = bytearray(_COPY_BYTES)
+        with _open_artifact(self, ref) as stream, open(private, "xb") as copy:
+            readinto = getattr(stream, "readinto", None)
+            with memoryview(buffer) as view:
+                while size <= ref.size:
+                    if readinto is not None:
+                        count = readinto(view) or 0
+                    else:
+                        data = stream.read(len(view))
+                        count = len(data)
+                        view[:count] = data
+                    if not count:
+                        break
+                    digest.update(view[:count])
+                    copy.write(view[:count])
+                    size += count
+        _check(self, ref, digest.hexdigest(), size)
+        try:
+            return load_mapped(private, mmap_mode)
+        except ImportError as exc:
+            raise DeserializationError(
+                ref.key, f"the model needs {exc.name or 'a module'!r}, which cannot be imported"
+            ) from exc
+        except Exception as exc:
+            raise IntegrityError(
+                ref.key, f"verified bytes failed to deserialize with {serializer.name}: {exc}"
+            ) from exc
+
+
+#: Bytes copied and hashed per read when a load memory-maps its copy.
+_COPY_BYTES = 8 * 1024 * 1024
 
 
 def _deserialize(serializer: Serializer, ref: ArtifactRef, stream: IO[bytes]) -> Any:

@@ -167,22 +167,38 @@ class Query:
     def orders_by_metric(self) -> bool:
         return self.order_by not in ORDER_FIELDS
 
+    @property
+    def names_at_most(self) -> bool:
+        """Whether the filter part is at most a model name and the checkpoint flag.
+
+        A store that keeps versions by name then needs no :meth:`matches` per
+        version. Compared field by field, so a filter added later counts.
+        """
+        return self == Query(
+            model_name=self.model_name,
+            checkpoints=self.checkpoints,
+            order_by=self.order_by,
+            descending=self.descending,
+            limit=self.limit,
+            offset=self.offset,
+        )
+
     def matches(self, metadata: ModelMetadata) -> bool:
         """Reference semantics of the filter part of the query."""
         m = metadata
         return (
-            (self.model_name is None or m.model_name == self.model_name)
+            m.checkpoint is self.checkpoints  # first: most scans stop or pass here
+            and (self.model_name is None or m.model_name == self.model_name)
             and (self.model_type is None or m.model_type == self.model_type)
             and (self.version is None or m.version == self.version)
             and (self.stage is None or m.stage is self.stage)
             and (self.alias is None or self.alias in m.aliases)
-            and all(m.tags.get(k) == v for k, v in self.tags.items())
-            and all(bound.accepts(m.metrics) for bound in self.bounds)
+            and (not self.tags or all(m.tags.get(k) == v for k, v in self.tags.items()))
+            and (not self.bounds or all(bound.accepts(m.metrics) for bound in self.bounds))
             and (self.created_after is None or m.created_at >= self.created_after)
             and (self.created_before is None or m.created_at < self.created_before)
             and (self.dataset is None or m.training_info.dataset == self.dataset)
             and (self.is_ensemble is None or m.training_info.is_ensemble is self.is_ensemble)
-            and m.checkpoint is self.checkpoints
         )
 
 

@@ -390,6 +390,7 @@ class ModelRegistry:
         model_name: str | None = None,
         version: str | int | None = None,
         strict: bool = False,
+        mmap_mode: str | None = None,
     ) -> Any:
         """Deprecated: use :meth:`load` (``load(reference).model``), which raises.
 
@@ -398,6 +399,8 @@ class ModelRegistry:
         bytes fail verification; ``strict=True`` raises instead. Failed
         verification also emits an :class:`IntegrityWarning`: a None that
         hides tampered bytes must never pass for a plain "not there".
+
+        ``mmap_mode="r"`` (or ``"c"``): see :meth:`load`.
 
         .. deprecated:: 0.2
            Use ``load(reference).model``; a name and version are the
@@ -411,19 +414,27 @@ class ModelRegistry:
                 model_name=model_name,
                 version=version,
                 strict=strict,
+                mmap_mode=mmap_mode,
             )
         finally:
             # After the load: an IntegrityWarning it gives stays the first
             # warning a caller records, as it was before the deprecation.
             _deprecated("load_model", "load(reference).model")
 
-    def load(self, reference: int | str) -> LoadedModel:
+    def load(self, reference: int | str, *, mmap_mode: str | None = None) -> LoadedModel:
         """Load a version's model, auxiliary artifacts and metadata.
 
         Raises ``ModelNotFoundError`` if no version matches and
         ``IntegrityError`` if its bytes fail verification.
+
+        ``mmap_mode="r"`` (or ``"c"``) memory-maps the model's arrays instead
+        of reading them into memory, for serializers that can (joblib). The
+        file is first copied, hashed on the way, into a directory only this
+        process's user can enter, and checked; only that private copy is
+        mapped, so a writer of the storage cannot change the bytes after the
+        check (see docs/security.md).
         """
-        return _loading.load(self, reference)
+        return _loading.load(self, reference, mmap_mode=mmap_mode)
 
     def load_best_model(self, metric: str | None = None, **filters: Any) -> LoadedModel | None:
         """The best version's model, artifacts and metadata in one call (``None`` if none ranks).
