@@ -55,10 +55,7 @@ def test_add_many_refuses_a_duplicate_version(tmp_path: Path, store: str) -> Non
         ]
         with pytest.raises(DuplicateVersionError):
             registry.store.add_many(drafts, registry.versioning)  # type: ignore[attr-defined]
-        # The JSON store writes the batch whole or not at all; SQLite keeps what came first.
-        kept = [m.version for m in registry.get_model_versions("a")]
-        assert kept == ([] if store == "json" else ["1.0.0"])
+        # Both stores write the batch whole or not at all (SQLite in one transaction).
+        assert registry.get_model_versions("a") == []
         registry.store.add(_draft("a", 2), registry.versioning)
-        assert registry.get_model_versions("a")[-1].version == (
-            "1.0.0" if store == "json" else "1.0.1"
-        )
+        assert [m.version for m in registry.get_model_versions("a")] == ["1.0.0"]

@@ -55,7 +55,7 @@ LAYERS: list[set[str]] = [
     {"metadata", "_checks", "signatures"},
     {"converter", "config", "query", "references", "snapshot", "manifest"},
     {"protocols"},
-    {"hookspecs", "selectors", "transitions"},
+    {"hookspecs", "selectors", "sql", "transitions"},
     {"plugins"},
     {
         "registry",

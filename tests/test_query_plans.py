@@ -8,6 +8,7 @@ best-by-metric query must read the metric index in order instead of sorting.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -137,3 +138,102 @@ def test_a_page_by_metric_sorts_narrow_pairs_then_reads_only_its_rows(
     assert any(line.startswith("SEARCH models USING INTEGER PRIMARY KEY") for line in lines), lines
     found = sqlite_registry.store.find(query)
     assert [m.metrics["loss"] for m in found] == pytest.approx([0.2, 0.3])
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        (
+            Query(bounds=[MetricBound(name="f1", minimum=0.85)]),
+            "metrics_by_value (name=? AND value>?)",
+        ),
+        (
+            Query(bounds=[MetricBound(name="f1", minimum=0.85)], limit=100),
+            "metrics_by_value (name=? AND value>?)",
+        ),
+        (
+            Query(bounds=[MetricBound(name="loss", maximum=0.15)]),
+            "metrics_by_value (name=? AND value<?)",
+        ),
+        (Query(tags={"team": "tabular"}), "tags_by_value (key=? AND value=?)"),
+        (Query(alias="champion"), "aliases_by_alias (alias=?)"),
+    ],
+    ids=["min-metric", "min-metric-limit", "max-lower-is-better", "tag", "alias"],
+)
+def test_a_side_table_filter_alone_drives_the_query_from_its_index(
+    sqlite_registry: ModelRegistry, query: Query, index: str
+) -> None:
+    """Without a filter on a models column, the side table's index yields the ids;
+    probing every version (a scan of models) grew with the registry."""
+    sqlite_registry.set_alias("iris:1.0.1", "champion")
+    sql, params = sqlite_registry.store.find_sql(query)  # type: ignore[attr-defined]
+    lines = plan(sqlite_registry, sql, params)
+    assert any(line.endswith(f"USING COVERING INDEX {index}") for line in lines), lines
+    assert "SEARCH models USING INTEGER PRIMARY KEY (rowid=?)" in lines, lines
+    assert "USE TEMP B-TREE FOR ORDER BY" not in lines  # ids come out in order
+    assert_no_table_scan(lines)
+    found = sqlite_registry.store.find(query)
+    assert found == [m for m in sqlite_registry.list_models() if query.matches(m)]
+    assert found
+
+
+def test_a_created_range_searches_the_created_index(sqlite_registry: ModelRegistry) -> None:
+    first = sqlite_registry.get_model_versions("iris")[0].created_at
+    query = Query(created_after=first, created_before=first + timedelta(days=1))
+    sql, params = sqlite_registry.store.find_sql(query)  # type: ignore[attr-defined]
+    lines = plan(sqlite_registry, sql, params)
+    assert lines[0].startswith("SEARCH models USING INDEX models_by_created (created_at>?"), lines
+    assert_no_table_scan(lines)
+    assert len(sqlite_registry.store.find(query)) == 3
+
+
+def test_the_next_version_is_read_from_the_name_s_mark_not_its_versions(
+    sqlite_registry: ModelRegistry,
+) -> None:
+    """Saving reads one row however many versions the name has."""
+    store = sqlite_registry.store
+    lines = plan(sqlite_registry, store.sql.high_water, ["iris"])  # type: ignore[attr-defined]
+    assert lines == [
+        "SEARCH version_high_water USING INDEX sqlite_autoindex_version_high_water_1 (model_name=?)"
+    ]
+    assert store._read(store.sql.high_water, ["iris"]) == [("1.0.2",)]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("metric", ["f1", "loss"])
+def test_a_page_of_the_registry_by_metric_walks_the_metric_index(
+    sqlite_registry: ModelRegistry, metric: str
+) -> None:
+    """Without a filter on a models column, the page's ids come from the metric's
+    index in order; sorting every version made the first page cost the registry."""
+    query = Query(order_by=metric, descending=True, limit=100)
+    sql, params = sqlite_registry.store.find_sql(query)  # type: ignore[attr-defined]
+    lines = plan(sqlite_registry, sql, params)
+    assert "SEARCH o USING COVERING INDEX metrics_by_value (name=?)" in lines, lines
+    assert not any(line.startswith("SCAN models") for line in lines), lines
+    assert lines.index("SCAN page") > lines.index("MATERIALIZE page"), lines
+    found = sqlite_registry.store.find(query)
+    assert [m.metrics[metric] for m in found] == sorted(
+        (m.metrics[metric] for m in sqlite_registry.list_models()), reverse=True
+    )
+
+
+def test_the_benchmarks_floors_read_what_the_stores_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The queries section times each store beside the same SELECT written by
+    hand; a floor that drifts from the store's statement measures nothing."""
+    import importlib
+    from pathlib import Path
+
+    from modelshelf_postgresql import PostgresDialect
+
+    from modelshelf.sql import Statements
+    from modelshelf_plugins.sqlite_dialect import SqliteDialect
+
+    benchmarks = Path(__file__).resolve().parent.parent / "benchmarks"
+    monkeypatch.syspath_prepend(str(benchmarks))
+    queries = importlib.import_module("sections.queries")
+
+    def words(sql: str) -> str:
+        return " ".join(sql.replace("(", " ( ").replace(")", " ) ").split())
+
+    assert words(queries.SQLITE_COLUMNS) == words(Statements(SqliteDialect()).select)
+    assert words(queries.POSTGRES_COLUMNS) == words(Statements(PostgresDialect()).select)

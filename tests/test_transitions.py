@@ -29,7 +29,7 @@ from modelshelf.protocols import (
 from modelshelf.testing.reference import ReferenceScheme, change_stage, make_draft, point_alias
 from modelshelf.transitions import plan_alias, plan_stage
 from modelshelf_plugins.json_store import JsonStore
-from modelshelf_plugins.sqlite_store import _INSERT_AUDIT, SqliteStore, _audit_row
+from modelshelf_plugins.sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -235,7 +235,7 @@ class LegacyStore:
                         actor=actor, reason=f"replaced by {target.version} in Production",
                         model_id=other_id,
                     )  # fmt: skip
-                    conn.execute(_INSERT_AUDIT, _audit_row(event))
+                    self._db._append_events(conn, [event])
                     changed.append(other_id)
             conn.execute("UPDATE models SET stage = ? WHERE id = ?", (stage.value, model_id))
             event = AuditEvent(
@@ -243,7 +243,7 @@ class LegacyStore:
                 from_value=target.stage.value, to_value=stage.value, actor=actor,
                 reason=reason, model_id=model_id,
             )  # fmt: skip
-            conn.execute(_INSERT_AUDIT, _audit_row(event))
+            self._db._append_events(conn, [event])
         return [m for m in (self._db.get(i) for i in changed) if m is not None]
 
     def set_alias(

@@ -47,16 +47,18 @@ class QuerySpec:
 
 
 #: The columns the SQL stores read for every version: the JSON document plus
-#: the mutable columns and side tables kept beside it (as the stores read them).
+#: the mutable columns and side tables kept beside it. Word for word the
+#: SELECT of ``modelshelf.sql.Statements`` in each store's dialect
+#: (tests/test_query_plans.py checks it), written out so the floor is plain SQL.
 SQLITE_COLUMNS = """
 SELECT models.id, models.stage, models.description, models.data,
-       (SELECT json_group_object(t.key, t.value) FROM tags t WHERE t.model_id = models.id),
+       (SELECT json_group_object(t."key", t.value) FROM tags t WHERE t.model_id = models.id),
        (SELECT json_group_array(a.alias) FROM aliases a WHERE a.model_id = models.id)
 FROM models
 """
 POSTGRES_COLUMNS = """
 SELECT models.id, models.stage, models.description, models.data,
-       (SELECT json_object_agg(t.key, t.value) FROM tags t WHERE t.model_id = models.id)::text,
+       (SELECT json_object_agg(t.key, t.value)::text FROM tags t WHERE t.model_id = models.id),
        (SELECT array_agg(a.alias) FROM aliases a WHERE a.model_id = models.id)
 FROM models
 """
