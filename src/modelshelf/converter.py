@@ -4,6 +4,11 @@ Stores never map fields by hand: they call :func:`unstructure` / :func:`dumps`
 to persist and :func:`structure` / :func:`loads` to read back, so a new field
 reaches every backend at once. Wire-format decisions (UTC ISO 8601 datetimes,
 stage values, the ``schema_version`` key, no NaN) live here only.
+
+It stays one module past the usual size because the strict path and the
+trusted path for a store's own rows (:func:`structure_stored`) must accept and
+refuse exactly the same documents: kept side by side, a field added to one is
+seen missing from the other in the same read.
 """
 
 from __future__ import annotations
