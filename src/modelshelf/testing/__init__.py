@@ -28,10 +28,15 @@ import pytest
 # before their first import.
 pytest.register_assert_rewrite(
     "modelshelf.testing._contract_support",
+    "modelshelf.testing._store_contract_support",
     "modelshelf.testing.artifact_contract",
     "modelshelf.testing.contracts",
     "modelshelf.testing.scoring_contract",
     "modelshelf.testing.serializer_contract",
+    "modelshelf.testing.store_concurrency_contract",
+    "modelshelf.testing.store_lifecycle_contract",
+    "modelshelf.testing.store_queries_contract",
+    "modelshelf.testing.store_writes_contract",
     "modelshelf.testing.versioning_contract",
     "modelshelf.testing.reference",
     "modelshelf.testing.stateful",
