@@ -204,7 +204,7 @@ class StoreQueriesContract(StoreContractBase):
         for spelled in (2, "2"):
             assert registry.get_metadata(model_name="alpha", version=spelled).model_id == ids[1]
             assert registry.get_metadata(version=spelled).model_id == ids[1]
-            assert registry.load_model(model_name="alpha", version=spelled) == {"n": 2}
+            assert registry.load(f"alpha:{spelled}").model == {"n": 2}
         assert registry.transition_stage("alpha", 2, "Production").model_id == ids[1]
         assert registry.get_metadata("alpha/Production", version=2).model_id == ids[1]
         assert registry.set_alias("alpha:3", "next").model_id == ids[2]
