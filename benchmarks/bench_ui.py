@@ -92,21 +92,6 @@ def fill(registry: ModelRegistry, versions: int) -> float:
     return time.perf_counter() - start
 
 
-def analyze(url: str, schema: str) -> None:
-    """Give the planner the statistics autovacuum gathers within a minute of a bulk load.
-
-    Measured at once after filling, a fresh schema has no statistics, and the
-    planner's guesses (a hash join over every row where an index walk of 50 rows
-    serves) would make the figures those of the minute after a bulk load, not of
-    a registry in use.
-    """
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'SET search_path TO "{schema}"')
-        conn.execute("ANALYZE models, metrics, tags, aliases")
-
-
 def open_registry(
     args: argparse.Namespace, workdir: Path, schema: str
 ) -> tuple[ModelRegistry, float | None]:
@@ -115,9 +100,7 @@ def open_registry(
     if args.store == "postgresql":
         url = f"{args.url}{'&' if '?' in args.url else '?'}schema={schema}"
         registry = ModelRegistry(workdir / "pg", store="postgresql", store_url=url)
-        seconds = fill(registry, args.versions)
-        analyze(args.url, schema)
-        return registry, seconds
+        return registry, fill(registry, args.versions)
     path = Path(args.cache) / f"ui-{args.store}-{args.versions}"
     ready = path / "FILLED"
     registry = ModelRegistry(path, store=args.store)

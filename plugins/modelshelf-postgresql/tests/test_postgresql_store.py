@@ -270,3 +270,26 @@ def test_a_row_naming_a_file_outside_the_storage_is_refused_when_read(
         )
     with pytest.raises(ModelShelfError, match="site-packages/evil' must not contain '/'"):
         store.get(added.model_id)
+
+
+def test_a_bulk_load_leaves_the_planner_statistics(
+    store: PostgresStore, modelshelf_postgresql_url: str
+) -> None:
+    """Straight after a big ``add_many`` the planner knows the tables' sizes, so a
+    metric-sorted page walks the index instead of joining every row."""
+    schema = modelshelf_postgresql_url.rsplit("schema=", 1)[1]
+    scheme = Scheme()
+
+    def analyzed() -> dict[str, int]:
+        with psycopg.connect(modelshelf_postgresql_url.split("?")[0], autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT relname, analyze_count FROM pg_stat_user_tables WHERE schemaname = %s",
+                (schema,),
+            ).fetchall()
+        return {name: count for name, count in rows}
+
+    store.add_many([draft(metrics={"f1": 0.5}) for _ in range(10)], scheme)
+    assert analyzed().get("models", 0) == 0  # a small batch leaves it to autovacuum
+    store.add_many([draft(metrics={"f1": i / 2000}) for i in range(1000)], scheme)
+    counts = analyzed()
+    assert all(counts.get(table, 0) >= 1 for table in ("models", "metrics", "tags")), counts

@@ -53,6 +53,10 @@ def from_micros(micros: int) -> datetime:
     )
 
 
+#: How many versions one ``add_many`` must write before :attr:`Dialect.after_bulk_load` runs.
+BULK_ROWS = 1000
+
+
 class Dialect:
     """The defaults follow standard SQL as SQLite and PostgreSQL speak it.
 
@@ -94,6 +98,11 @@ class Dialect:
     metric_order_in_two_reads: ClassVar[bool] = False
     #: Statements of tables the dialect needs beyond the shared schema.
     extra_schema: ClassVar[tuple[str, ...]] = ()
+    #: Run after ``add_many`` writes at least :data:`BULK_ROWS` versions, for
+    #: planners that choose by table statistics (PostgreSQL's): without fresh
+    #: ones, a page an index walk serves in a millisecond is planned as a join
+    #: of every row until the background statistics catch up.
+    after_bulk_load: ClassVar[str | None] = None
 
     def quote(self, identifier: str) -> str:
         """An identifier that is a reserved word somewhere (``key``)."""

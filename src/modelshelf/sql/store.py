@@ -24,6 +24,7 @@ from modelshelf import converter
 from modelshelf.errors import DuplicateVersionError, RetiredVersionError
 from modelshelf.metadata import metadata_from_draft
 from modelshelf.protocols import AuditEvent
+from modelshelf.sql.dialect import BULK_ROWS
 from modelshelf.sql.lifecycle import SqlLifecycle
 from modelshelf.sql.statements import MODEL_COLUMNS, Statements
 
@@ -225,6 +226,10 @@ class SqlStore(SqlLifecycle):
                 ("model_id", d.quote("key"), "value"),
                 [(i, k, v) for i, draft in pairs for k, v in draft.tags.items()],
             )
+        if d.after_bulk_load is not None and len(batch) >= BULK_ROWS:
+            # Its own short transaction, after the names' locks are released.
+            with self._write() as conn:
+                conn.execute(d.after_bulk_load)
         return ids
 
     def get(self, model_id: int) -> ModelMetadata | None:

@@ -42,6 +42,7 @@ class PostgresDialect(Dialect):
     }
     lock_name_sql: ClassVar[str | None] = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
     metric_order_in_two_reads: ClassVar[bool] = True
+    after_bulk_load: ClassVar[str | None] = "ANALYZE models, metrics, tags"
 
     def tags_json(self, alias: str) -> str:
         return f"json_object_agg({alias}.key, {alias}.value)::text"
