@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
-    from modelshelf.registry import LoadedModel, ModelRegistry
+    from modelshelf.registry import ModelRegistry
 
 __all__ = ["MAX_BODY_BYTES", "MODEL_ID_HEADER", "VERSION_HEADER", "create_app"]
 
@@ -163,13 +163,6 @@ def describe(slot: ModelSlot, served: ServedVersion) -> dict[str, Any]:
     }
 
 
-def _predict(loaded: LoadedModel, rows: Any, *, proba: bool = False) -> Any:
-    """The one place the server asks a version for predictions."""
-    # LoadedModel checks the rows against the signature, runs the preprocessing
-    # steps, then the model; its errors are InvalidInputErrors (answered 400).
-    return loaded.predict_proba(rows) if proba else loaded.predict(rows)
-
-
 def _answer(served: ServedVersion, body: bytes, content_type: str | None, proba: bool) -> Any:
     parsed = parse_body(body, content_type)
     params = parsed.params or {}
@@ -177,7 +170,11 @@ def _answer(served: ServedVersion, body: bytes, content_type: str | None, proba:
         if not isinstance(params["proba"], bool):
             raise InvalidRequestError("params.proba must be true or false")
         proba = proba or params["proba"]
-    answer = {"predictions": to_jsonable(_predict(served.loaded, parsed.rows, proba=proba))}
+    # LoadedModel checks the rows against the signature, runs the preprocessing
+    # steps, then the model; what it refuses is an InvalidInputError (a 400).
+    loaded = served.loaded
+    predictions = loaded.predict_proba(parsed.rows) if proba else loaded.predict(parsed.rows)
+    answer = {"predictions": to_jsonable(predictions)}
     if proba:
         classes = getattr(served.loaded.model, "classes_", None)
         if classes is not None:
