@@ -146,18 +146,6 @@ def _drop_schema(url: str) -> None:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-def _analyze(url: str) -> None:
-    from modelshelf_postgresql import connect
-    from psycopg import sql
-
-    schema = url.rsplit("schema=", 1)[1]
-    with connect(url) as conn:
-        for table in ("models", "metrics", "tags", "aliases"):
-            conn.execute(
-                sql.SQL("ANALYZE {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
-            )
-
-
 def queries_at_scale(url: str, versions: int, repeats: int) -> dict[str, Any]:
     """Fill a fresh schema with ``versions`` versions and time the pushed-down queries."""
     from modelshelf_postgresql import PostgresStore
@@ -169,7 +157,6 @@ def queries_at_scale(url: str, versions: int, repeats: int) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     try:
         figures["fill (bulk COPY) s"] = round(fill(store, versions), 2)
-        _analyze(schema_url)  # fresh statistics, as autovacuum would give them
         with tempfile.TemporaryDirectory() as storage:
             registry = ModelRegistry(storage, store=store, scoring="composite")
             timed: dict[str, Callable[[], object]] = {

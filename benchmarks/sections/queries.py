@@ -361,7 +361,6 @@ def bench_postgresql_queries(work: Path, size: int, repeat: int) -> list[Figure]
     raw = connect(schema_url)
     try:
         built = pg.fill(registry.store, size)  # type: ignore[arg-type]
-        pg._analyze(schema_url)
         raw.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
 
         def raw_rows(query: str, params: tuple[Any, ...]) -> list[Any]:
